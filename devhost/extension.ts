@@ -1,0 +1,74 @@
+import type { Clock } from './clock';
+import type { Logger } from './logger';
+import type { AppRegistry, RegisteredFunction } from './worker/coreApi';
+import type { FunctionInvoker } from './worker/invoker';
+
+/** A request as devhost's own routes (admin, Durable HTTP API, broker admin) see it. */
+export interface HostHttpRequest {
+  method: string;
+  url: URL;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Values of `{name}` segments in the route pattern. */
+  params: Record<string, string>;
+  /** True when the caller connected from a loopback address. */
+  fromLoopback: boolean;
+}
+
+export interface HostHttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A string or Buffer is sent as is; anything else as JSON. */
+  body?: unknown;
+}
+
+export type HostRouteHandler = (request: HostHttpRequest) => Promise<HostHttpResponse> | HostHttpResponse;
+
+export interface HostRoutes {
+  /**
+   * Serves `handler` for `method` at `pattern` (no route prefix; e.g.
+   * `/runtime/webhooks/durabletask/instances/{id}`). `{name}` matches one segment,
+   * `{*name}` the rest of the path. Host routes are admin routes: loopback only unless the host
+   * was started with admin exposure.
+   */
+  add(method: string | string[], pattern: string, handler: HostRouteHandler): void;
+  /** The origin clients should use, e.g. `http://localhost:7071`. Known once the host listens. */
+  readonly origin: string;
+}
+
+/** Everything an extension may use. Built once by the host before any extension starts. */
+export interface HostServices {
+  appDir: string;
+  registry: AppRegistry;
+  invoker: FunctionInvoker;
+  logger: Logger;
+  /** host.json as parsed (never undefined; `{}` when the file is absent). */
+  hostJson: Record<string, unknown>;
+  /** App settings (process.env after local.settings.json). */
+  settings: NodeJS.ProcessEnv;
+  /** Where durable state lives: a directory, or ':memory:' for tests. */
+  dataDir: string;
+  clock: Clock;
+  routes: HostRoutes;
+}
+
+/**
+ * A part of the host that drives some trigger types (Durable, Service Bus, storage, ...).
+ * The host starts extensions after the app loaded and before it serves, and stops them in
+ * reverse order on shutdown.
+ */
+export interface HostExtension {
+  readonly name: string;
+  /** Trigger binding types (e.g. 'orchestrationTrigger') whose functions this extension runs. */
+  readonly triggerTypes: readonly string[];
+  /** Input/output binding types it supplies (e.g. 'durableClient'); registered on the invoker in start(). */
+  readonly bindingTypes?: readonly string[];
+  start(services: HostServices): Promise<void>;
+  /** Stop taking new work and release or finish what is in flight; persistent state stays consistent. */
+  stop(): Promise<void>;
+  /** Extra settings shown for a function in `GET /admin/functions`. */
+  describe?(fn: RegisteredFunction): Record<string, unknown>;
+  /** `POST /admin/functions/{name}` with `{"input": ...}` for a function this extension triggers. */
+  invokeFromAdmin?(fn: RegisteredFunction, input: unknown): Promise<void>;
+}
