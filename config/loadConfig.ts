@@ -1,0 +1,218 @@
+/**
+ * loadConfig: the one place settings and topology are read and validated (STYLE §12). Called once
+ * at start-up by the composition root with process.env; throws one {@link ConfigError} listing
+ * every problem, so the app does not start half-configured.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { RegionId } from '../sync/model.js';
+import type { Topology } from '../sync/topology.js';
+import type { ConfigProblem } from './configError.js';
+import { ConfigError } from './configError.js';
+import { DEFAULT_TOPOLOGY } from './defaultTopology.js';
+import type { Env } from './settings.js';
+import { SETTING } from './settings.js';
+import { topologyProblems } from './topologySchema.js';
+
+/** How to reach one region's database, resolved from the topology and the settings. */
+export type ResolvedStore =
+  | { readonly kind: 'sqlite'; readonly file: string }
+  | { readonly kind: 'mssql'; readonly connectionString: string };
+
+export interface StagingSettings {
+  /** Connection string (or `UseDevelopmentStorage=true`); null when `accountUrl` is used. */
+  readonly connectionString: string | null;
+  /** Blob endpoint for identity-based access; null when a connection string is used. */
+  readonly accountUrl: string | null;
+  readonly container: string;
+  readonly retentionDays: number;
+}
+
+export interface AppConfig {
+  readonly topology: Topology;
+  /** Where the topology came from: `embedded-default`, a file path, or `inline`. */
+  readonly topologySource: string;
+  readonly dataDir: string;
+  /** Base64 HMAC key, or null when no residency rule pseudonymizes. */
+  readonly pseudonymKey: string | null;
+  readonly staging: StagingSettings;
+  readonly stores: Readonly<Record<RegionId, ResolvedStore>>;
+}
+
+export interface LoadConfigOptions {
+  /** Working directory for relative paths; default process.cwd(). */
+  readonly cwd?: string;
+  /** File reader (tests inject one); default fs.readFileSync as UTF-8. */
+  readonly readFile?: (path: string) => string;
+}
+
+const asRecord = (x: unknown): Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {};
+const asArray = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+
+const CONTAINER_PATTERN = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function readTopologyDocument(
+  env: Env,
+  cwd: string,
+  readFile: (path: string) => string,
+  problems: ConfigProblem[],
+): { doc: unknown; source: string } | null {
+  const path = nonEmpty(env, SETTING.topologyPath);
+  const json = nonEmpty(env, SETTING.topologyJson);
+  if (path !== undefined && json !== undefined) {
+    problems.push({
+      path: `settings.${SETTING.topologyJson}`,
+      message: `set either ${SETTING.topologyPath} or ${SETTING.topologyJson}, not both`,
+    });
+    return null;
+  }
+  let text: string;
+  let source: string;
+  let settingName: string;
+  if (path !== undefined) {
+    source = isAbsolute(path) ? path : resolve(cwd, path);
+    settingName = SETTING.topologyPath;
+    try {
+      text = readFile(source);
+    } catch (e) {
+      problems.push({
+        path: `settings.${settingName}`,
+        message: `cannot read '${source}': ${(e as Error).message}`,
+      });
+      return null;
+    }
+  } else if (json !== undefined) {
+    text = json;
+    source = 'inline';
+    settingName = SETTING.topologyJson;
+  } else {
+    return { doc: structuredClone(DEFAULT_TOPOLOGY), source: 'embedded-default' };
+  }
+  try {
+    return { doc: JSON.parse(text) as unknown, source };
+  } catch (e) {
+    problems.push({ path: `settings.${settingName}`, message: `not valid JSON: ${(e as Error).message}` });
+    return null;
+  }
+}
+
+/** Validates settings and topology; returns a deeply frozen config or throws one ConfigError. */
+export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const problems: ConfigProblem[] = [];
+
+  const dataDirSetting = nonEmpty(env, SETTING.dataDir) ?? '.data';
+  const dataDir = isAbsolute(dataDirSetting) ? dataDirSetting : resolve(cwd, dataDirSetting);
+
+  const container = nonEmpty(env, SETTING.stagingContainer) ?? 'sync-staging';
+  if (!CONTAINER_PATTERN.test(container)) {
+    problems.push({
+      path: `settings.${SETTING.stagingContainer}`,
+      message: `'${container}' is not a valid blob container name (3-63 lower-case letters, digits, single dashes)`,
+    });
+  }
+  const retentionText = nonEmpty(env, SETTING.stagingRetentionDays) ?? '7';
+  const retentionDays = Number(retentionText);
+  if (!/^\d+$/.test(retentionText) || retentionDays < 1 || retentionDays > 365) {
+    problems.push({
+      path: `settings.${SETTING.stagingRetentionDays}`,
+      message: `must be a whole number of days from 1 to 365, got '${retentionText}'`,
+    });
+  }
+  const accountUrl = nonEmpty(env, SETTING.stagingAccountUrl) ?? null;
+  if (accountUrl !== null && !/^https?:\/\/[^\s/]+/.test(accountUrl)) {
+    problems.push({ path: `settings.${SETTING.stagingAccountUrl}`, message: 'must be an http(s) URL' });
+  }
+  const connectionString =
+    accountUrl !== null
+      ? null
+      : (nonEmpty(env, SETTING.stagingConnection) ??
+        nonEmpty(env, SETTING.webJobsStorage) ??
+        'UseDevelopmentStorage=true');
+
+  let topology: Topology | null = null;
+  let topologySource = 'unknown';
+  const read = readTopologyDocument(env, cwd, readFile, problems);
+  if (read !== null) {
+    topologySource = read.source;
+    const result = topologyProblems(read.doc);
+    problems.push(...result.problems.map((p) => ({ ...p, path: `topology.${p.path}` })));
+    topology = result.topology;
+  }
+
+  // Settings the topology refers to are checked against the raw document, so that they are
+  // reported in the same error as shape problems of the document itself.
+  const rawRegions = read === null ? [] : asArray(asRecord(read.doc).regions).map(asRecord);
+  rawRegions.forEach((region, i) => {
+    const store = asRecord(region.store);
+    const setting = store.connectionSetting;
+    if (store.kind === 'mssql' && typeof setting === 'string' && nonEmpty(env, setting) === undefined) {
+      problems.push({
+        path: `topology.regions[${i}].store.connectionSetting`,
+        message: `app setting '${setting}' (connection of region '${String(region.id)}') is not set`,
+      });
+    }
+  });
+  const pseudonymizes =
+    read !== null &&
+    asArray(asRecord(read.doc).flows).some((f) =>
+      asArray(asRecord(f).residency).some((r) => asArray(asRecord(r).pseudonymize).length > 0),
+    );
+  let pseudonymKey: string | null = null;
+  const key = nonEmpty(env, SETTING.pseudonymKey);
+  if (key !== undefined) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 32) {
+      problems.push({
+        path: `settings.${SETTING.pseudonymKey}`,
+        message: 'must be base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`)',
+      });
+    } else pseudonymKey = key;
+  } else if (pseudonymizes) {
+    problems.push({
+      path: `settings.${SETTING.pseudonymKey}`,
+      message:
+        'required: the topology pseudonymizes columns; set base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`)',
+    });
+  }
+
+  const stores: Record<RegionId, ResolvedStore> = {};
+  for (const region of topology?.regions ?? []) {
+    if (region.store.kind === 'sqlite') {
+      const p = region.store.path;
+      stores[region.id] = {
+        kind: 'sqlite',
+        file: p === ':memory:' || isAbsolute(p) ? p : resolve(dataDir, p),
+      };
+    } else {
+      stores[region.id] = {
+        kind: 'mssql',
+        connectionString: nonEmpty(env, region.store.connectionSetting) ?? '',
+      };
+    }
+  }
+
+  if (problems.length > 0 || topology === null) throw new ConfigError(problems);
+  return deepFreeze({
+    topology,
+    topologySource,
+    dataDir,
+    pseudonymKey,
+    staging: { connectionString, accountUrl, container, retentionDays },
+    stores,
+  });
+}

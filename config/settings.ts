@@ -1,0 +1,52 @@
+/**
+ * Every app setting Region Sync reads, in one place. Only config/ reads the environment; the
+ * rest of the app receives the validated, frozen {@link AppConfig} from loadConfig.
+ */
+
+export const SETTING = {
+  /**
+   * Path of a JSON topology document (ARCHITECTURE §4). Relative paths resolve against the working
+   * directory. Unset (and no REGION_SYNC_TOPOLOGY_JSON): the embedded default is used.
+   */
+  topologyPath: 'REGION_SYNC_TOPOLOGY_PATH',
+  /** The topology document inline, as JSON (handy as an Azure app setting). Exclusive with the path. */
+  topologyJson: 'REGION_SYNC_TOPOLOGY_JSON',
+  /** Directory that relative SQLite store paths resolve against. Default `.data`. */
+  dataDir: 'REGION_SYNC_DATA_DIR',
+  /**
+   * Key of the keyed HMAC-SHA-256 that pseudonymizes columns crossing a border: base64 of at least
+   * 32 random bytes (e.g. `openssl rand -base64 32`), kept in Key Vault in Azure. Required when
+   * any residency rule pseudonymizes. Changing it changes every pseudonym, so joins across the
+   * change break: rotate only with a full re-sync.
+   */
+  pseudonymKey: 'REGION_SYNC_PSEUDONYM_KEY',
+  /**
+   * Storage connection string for blob staging, or `UseDevelopmentStorage=true` (Azurite).
+   * Unset: falls back to `AzureWebJobsStorage`, then to `UseDevelopmentStorage=true`.
+   */
+  stagingConnection: 'REGION_SYNC_STAGING_CONNECTION',
+  /** Blob endpoint for identity-based staging (managed identity); takes precedence over the connection string. */
+  stagingAccountUrl: 'REGION_SYNC_STAGING_ACCOUNT_URL',
+  /** Container of staged pages. Default `sync-staging`. */
+  stagingContainer: 'REGION_SYNC_STAGING_CONTAINER',
+  /** Staged pages older than this many days are purged. Default 7. */
+  stagingRetentionDays: 'REGION_SYNC_STAGING_RETENTION_DAYS',
+  /** The Functions host's storage; only read as the staging fallback. */
+  webJobsStorage: 'AzureWebJobsStorage',
+  /**
+   * Test-only: a SQL Server connection string; when set the RegionStore conformance suite also runs
+   * against SQL Server (it creates and drops its own tables).
+   */
+  mssqlTestConnection: 'MSSQL_TEST_CONNECTION',
+} as const;
+
+export type SettingName = (typeof SETTING)[keyof typeof SETTING];
+
+/** The environment as config sees it (process.env, or a test's own record). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the test-only SQL Server connection (the conformance suite calls this, not process.env). */
+export function mssqlTestConnection(env: Env): string | null {
+  const value = env[SETTING.mssqlTestConnection]?.trim();
+  return value === undefined || value === '' ? null : value;
+}
