@@ -1,0 +1,510 @@
+/**
+ * RegionStore over SQLite (better-sqlite3), the embedded default: one database file per region,
+ * WAL mode, `change_seq` kept by triggers. Statements are prepared once per table and every page
+ * is one transaction, so the checkpoint is stored with the rows it describes.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
+import { resolveConflict } from '../sync/conflict.js';
+import { SyncError } from '../sync/errors.js';
+import type { CompiledMapping } from '../sync/mapping.js';
+import { compileMapping } from '../sync/mapping.js';
+import type {
+  AuditEntry,
+  ChangeCursor,
+  ChangeRow,
+  Checkpoint,
+  KeyTuple,
+  LinkId,
+  OrderAggregate,
+  OrderSnapshot,
+  RegionId,
+  ResidencyGuard,
+  SqlValue,
+  SyncRow,
+  TableMapping,
+} from '../sync/model.js';
+import type {
+  ApplyPageRequest,
+  ApplyPageResult,
+  ChangePage,
+  OrderTables,
+  ReadChangesRequest,
+  ReadRowsRequest,
+  RegionStore,
+  ReplaceOrderResult,
+} from '../sync/ports.js';
+import { guardProblem } from '../sync/residency.js';
+import { migrateSyncTables, prepareTable } from './sqliteSchema.js';
+import { quoteSqlite as q } from './sqlIdentifiers.js';
+
+type Bindable = string | number | bigint | null;
+
+/** better-sqlite3 cannot bind booleans; SQLite has none anyway. */
+function bind(v: SqlValue | undefined): Bindable {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return v;
+}
+
+/** Translates SQLite errors into the taxonomy (STYLE §7). */
+export function translateSqliteError(e: unknown, what: string): SyncError {
+  if (e instanceof SyncError) return e;
+  const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : '';
+  const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return new SyncError('conflict', message, { cause: e });
+  if (code.startsWith('SQLITE_CONSTRAINT')) return new SyncError('constraint', message, { cause: e });
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
+    return new SyncError('connection', message, { cause: e });
+  }
+  if (code === 'SQLITE_ERROR' && /no such (table|column)|has no column/.test(message)) {
+    return new SyncError('schema', message, { cause: e });
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+    return new SyncError('auth', message, { cause: e });
+  }
+  return new SyncError('unknown', message, { cause: e });
+}
+
+/** Prepared statements of one table. Column order: business columns, then sync columns. */
+interface TableOps {
+  readonly m: CompiledMapping;
+  readonly readFirst: Statement;
+  readonly readAfter: Statement;
+  readonly readFirstUpTo: Statement;
+  readonly readAfterUpTo: Statement;
+  readonly byKey: Statement;
+  readonly upsert: Statement;
+  readonly rowsFirst: Statement;
+  readonly rowsAfter: Statement;
+  readonly deleteByKey: Statement;
+  readonly highWater: Statement;
+}
+
+/** Meta columns appended after the business columns in every select. */
+const META = 'modified_at, origin_region, is_deleted';
+
+function buildOps(db: Database, m: CompiledMapping): TableOps {
+  const table = q(m.mapping.table);
+  const cols = m.physicalColumns.map(q).join(', ');
+  const keys = m.physicalKeyColumns.map(q);
+  const keyList = keys.join(', ');
+  const keyParams = keys.map(() => '?').join(', ');
+  const select = `SELECT ${cols}, ${META}, change_seq FROM ${table}`;
+  const order = `ORDER BY change_seq, ${keyList} LIMIT ?`;
+  const after = `(change_seq, ${keyList}) > (?, ${keyParams})`;
+  const insertCols = `${cols}, ${META}`;
+  const params = [...m.physicalColumns, 'm', 'o', 'd'].map(() => '?').join(', ');
+  const updates = [
+    ...m.physicalColumns.filter((c) => !m.physicalKeyColumns.includes(c)).map(q),
+    'modified_at',
+    'origin_region',
+    'is_deleted',
+  ]
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  const keyEq = keys.map((k) => `${k} = ?`).join(' AND ');
+  return {
+    m,
+    readFirst: db.prepare(`${select} WHERE change_seq IS NOT NULL ${order}`).raw(),
+    readAfter: db.prepare(`${select} WHERE ${after} ${order}`).raw(),
+    readFirstUpTo: db.prepare(`${select} WHERE change_seq IS NOT NULL AND change_seq <= ? ${order}`).raw(),
+    readAfterUpTo: db.prepare(`${select} WHERE ${after} AND change_seq <= ? ${order}`).raw(),
+    byKey: db.prepare(`SELECT ${cols}, ${META} FROM ${table} WHERE ${keyEq}`).raw(),
+    upsert: db.prepare(
+      `INSERT INTO ${table} (${insertCols}) VALUES (${params}) ON CONFLICT(${keyList}) DO UPDATE SET ${updates}`,
+    ),
+    rowsFirst: db.prepare(`SELECT ${cols}, ${META} FROM ${table} ORDER BY ${keyList} LIMIT ?`).raw(),
+    rowsAfter: db
+      .prepare(
+        `SELECT ${cols}, ${META} FROM ${table} WHERE (${keyList}) > (${keyParams}) ORDER BY ${keyList} LIMIT ?`,
+      )
+      .raw(),
+    deleteByKey: db.prepare(`DELETE FROM ${table} WHERE ${keyEq}`),
+    highWater: db.prepare('SELECT value FROM sync_change_counter WHERE table_name = ?').pluck(),
+  };
+}
+
+function toSyncRow(raw: unknown[], m: CompiledMapping): SyncRow {
+  const n = m.canonicalColumns.length;
+  const values: Record<string, SqlValue> = {};
+  for (let i = 0; i < n; i++) values[m.canonicalColumns[i] as string] = raw[i] as SqlValue;
+  return {
+    values,
+    modifiedAt: raw[n] as string,
+    originRegion: raw[n + 1] as string,
+    isDeleted: raw[n + 2] === 1,
+  };
+}
+
+function rowParams(row: SyncRow, m: CompiledMapping): Bindable[] {
+  const out: Bindable[] = m.canonicalColumns.map((c) => bind(row.values[c]));
+  out.push(row.modifiedAt, row.originRegion, row.isDeleted ? 1 : 0);
+  return out;
+}
+
+export interface SqliteRegionStoreOptions {
+  readonly region: RegionId;
+  /** Database file (its directory is created), or `:memory:`. */
+  readonly file: string;
+  /** How long a writer waits for another connection's lock before SQLITE_BUSY. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+export class SqliteRegionStore implements RegionStore {
+  readonly region: RegionId;
+  private readonly db: Database;
+  private readonly ops = new Map<string, TableOps>();
+  private readonly prepared = new Set<string>();
+  private readonly linesByOrder = new Map<string, Statement>();
+  private closed = false;
+
+  constructor(options: SqliteRegionStoreOptions) {
+    this.region = options.region;
+    try {
+      if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+      this.db = new BetterSqlite3(options.file);
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode never corrupts and keeps a page and its checkpoint together; a power
+      // loss may forget the last pages, which are then re-applied from the previous checkpoint.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      migrateSyncTables(this.db);
+    } catch (e) {
+      throw translateSqliteError(e, `open ${options.file}`);
+    }
+  }
+
+  /** The underlying connection, for tests and the seed script (not part of the port). */
+  get database(): Database {
+    return this.db;
+  }
+
+  private opsFor(mapping: TableMapping): TableOps {
+    const id = JSON.stringify(mapping);
+    let ops = this.ops.get(id);
+    if (ops === undefined) {
+      const m = compileMapping(mapping);
+      if (!this.prepared.has(mapping.table)) {
+        prepareTable(this.db, m, this.region);
+        this.prepared.add(mapping.table);
+      }
+      ops = buildOps(this.db, m);
+      this.ops.set(id, ops);
+    }
+    return ops;
+  }
+
+  private run<T>(what: string, fn: () => T): T {
+    if (this.closed)
+      throw new SyncError('connection', `${what}: store of region '${this.region}' is closed`, {
+        retryable: false,
+      });
+    try {
+      return fn();
+    } catch (e) {
+      throw translateSqliteError(e, what);
+    }
+  }
+
+  async migrate(tables: readonly TableMapping[]): Promise<void> {
+    this.run('migrate', () => {
+      for (const t of tables) {
+        const m = compileMapping(t);
+        prepareTable(this.db, m, this.region);
+        this.prepared.add(t.table);
+      }
+    });
+  }
+
+  async highWaterMark(table: TableMapping): Promise<string> {
+    return this.run('highWaterMark', () => {
+      const ops = this.opsFor(table);
+      const v = ops.highWater.get(table.table) as number | undefined;
+      return String(v ?? 0);
+    });
+  }
+
+  async readChanges(request: ReadChangesRequest): Promise<ChangePage> {
+    return this.run('readChanges', () => {
+      if (!Number.isInteger(request.limit) || request.limit < 1)
+        throw new SyncError('invalid-config', 'limit must be >= 1');
+      const ops = this.opsFor(request.table);
+      const m = ops.m;
+      const { after, upTo, limit } = request;
+      let raw: unknown[][];
+      if (after === null) {
+        raw = (
+          upTo === undefined ? ops.readFirst.all(limit) : ops.readFirstUpTo.all(BigInt(upTo), limit)
+        ) as unknown[][];
+      } else {
+        if (after.key.length !== m.physicalKeyColumns.length) {
+          throw new SyncError(
+            'invalid-config',
+            `cursor key has ${after.key.length} parts, table key has ${m.physicalKeyColumns.length}`,
+          );
+        }
+        const params: Bindable[] = [BigInt(after.change), ...after.key.map(bind)];
+        raw = (
+          upTo === undefined
+            ? ops.readAfter.all(...params, limit)
+            : ops.readAfterUpTo.all(...params, BigInt(upTo), limit)
+        ) as unknown[][];
+      }
+      const n = m.canonicalColumns.length;
+      const keyIdx = m.mapping.keyColumns.map((k) => m.canonicalColumns.indexOf(k));
+      const rows: ChangeRow[] = raw.map((r) => {
+        const base = toSyncRow(r, m);
+        const cursor: ChangeCursor = {
+          change: String(r[n + 3]),
+          key: keyIdx.map((i) => r[i] as SqlValue),
+        };
+        return { ...base, cursor };
+      });
+      const last = rows[rows.length - 1];
+      return { rows, nextCursor: last === undefined ? after : last.cursor, hasMore: rows.length === limit };
+    });
+  }
+
+  async applyPage(request: ApplyPageRequest): Promise<ApplyPageResult> {
+    return this.run('applyPage', () => {
+      const problem = guardProblem(request.rows, request.guard);
+      if (problem !== null)
+        return { kind: 'rejected', reason: 'residency-violation', detail: problem } as const;
+      const ops = this.opsFor(request.table);
+      const m = ops.m;
+      const counts = { inserted: 0, updated: 0, unchanged: 0, lostConflicts: 0 };
+      this.db.transaction(() => {
+        for (const row of request.rows) {
+          const existingRaw = ops.byKey.get(...m.mapping.keyColumns.map((k) => bind(row.values[k]))) as
+            unknown[] | undefined;
+          const existing = existingRaw === undefined ? null : toSyncRow(existingRaw, m);
+          const decision = resolveConflict(existing, row, request.policy, m.sortedCanonical);
+          if (decision === 'insert' || decision === 'update') {
+            ops.upsert.run(...rowParams(row, m));
+            counts[decision === 'insert' ? 'inserted' : 'updated']++;
+          } else if (decision === 'unchanged') counts.unchanged++;
+          else counts.lostConflicts++;
+        }
+        this.writeCheckpoint(request.checkpoint);
+        this.writeAudit({
+          ...request.audit,
+          rows: request.rows.length,
+          written: counts.inserted + counts.updated,
+        });
+      })();
+      return { kind: 'applied', ...counts } as const;
+    });
+  }
+
+  private writeCheckpoint(c: Checkpoint): void {
+    this.db
+      .prepare(
+        `INSERT INTO sync_checkpoint (flow, source, target, table_name, cursor_change, cursor_key, run_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(flow, source, target, table_name) DO UPDATE SET cursor_change = excluded.cursor_change,
+           cursor_key = excluded.cursor_key, run_id = excluded.run_id, updated_at = excluded.updated_at`,
+      )
+      .run(
+        c.flow,
+        c.source,
+        c.target,
+        c.table,
+        c.cursor.change,
+        JSON.stringify(c.cursor.key),
+        c.runId,
+        c.updatedAt,
+      );
+  }
+
+  private writeAudit(a: AuditEntry): void {
+    this.db
+      .prepare(
+        `INSERT INTO sync_audit (run_id, flow, source, target, table_name, rows, written, policy, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(a.runId, a.flow, a.source, a.target, a.table, a.rows, a.written, a.policy, a.at);
+  }
+
+  async getCheckpoint(link: LinkId, table: string): Promise<Checkpoint | null> {
+    return this.run('getCheckpoint', () => {
+      const r = this.db
+        .prepare(
+          `SELECT cursor_change, cursor_key, run_id, updated_at FROM sync_checkpoint
+           WHERE flow = ? AND source = ? AND target = ? AND table_name = ?`,
+        )
+        .get(link.flow, link.source, link.target, table) as
+        { cursor_change: string; cursor_key: string; run_id: string; updated_at: string } | undefined;
+      if (r === undefined) return null;
+      return {
+        flow: link.flow,
+        source: link.source,
+        target: link.target,
+        table,
+        cursor: { change: r.cursor_change, key: JSON.parse(r.cursor_key) as KeyTuple },
+        runId: r.run_id,
+        updatedAt: r.updated_at,
+      };
+    });
+  }
+
+  async readRows(request: ReadRowsRequest): Promise<readonly SyncRow[]> {
+    return this.run('readRows', () => {
+      const ops = this.opsFor(request.table);
+      const raw = (
+        request.afterKey === null
+          ? ops.rowsFirst.all(request.limit)
+          : ops.rowsAfter.all(...request.afterKey.map(bind), request.limit)
+      ) as unknown[][];
+      return raw.map((r) => toSyncRow(r, ops.m));
+    });
+  }
+
+  private readOrderSync(tables: OrderTables, orderId: SqlValue): OrderAggregate | null {
+    const header = this.opsFor(tables.header);
+    const lines = this.opsFor(tables.lines);
+    const raw = header.byKey.get(bind(orderId)) as unknown[] | undefined;
+    if (raw === undefined) return null;
+    const lm = lines.m;
+    const orderCol = q(lm.physicalKeyColumns[0] as string);
+    let stmt = this.linesByOrder.get(lm.mapping.table);
+    if (stmt === undefined) {
+      stmt = this.db
+        .prepare(
+          `SELECT ${lm.physicalColumns.map(q).join(', ')}, ${META} FROM ${q(lm.mapping.table)}
+           WHERE ${orderCol} = ? ORDER BY ${lm.physicalKeyColumns.map(q).join(', ')}`,
+        )
+        .raw();
+      this.linesByOrder.set(lm.mapping.table, stmt);
+    }
+    const lineRows = (stmt.all(bind(orderId)) as unknown[][]).map((r) => toSyncRow(r, lm));
+    return { header: toSyncRow(raw, header.m), lines: lineRows };
+  }
+
+  async readOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderAggregate | null> {
+    return this.run('readOrder', () => this.readOrderSync(tables, orderId));
+  }
+
+  async replaceOrder(
+    tables: OrderTables,
+    order: OrderAggregate,
+    guard: ResidencyGuard,
+  ): Promise<ReplaceOrderResult> {
+    return this.run('replaceOrder', () => {
+      const problem = guardProblem([order.header, ...order.lines], guard);
+      if (problem !== null)
+        return { kind: 'rejected', reason: 'residency-violation', detail: problem } as const;
+      const header = this.opsFor(tables.header);
+      const lines = this.opsFor(tables.lines);
+      const orderKey = tables.header.keyColumns[0] as string;
+      const orderId = order.header.values[orderKey] ?? null;
+      const incomingVersion = Number(order.header.values[tables.versionColumn]);
+      if (!Number.isFinite(incomingVersion))
+        throw new SyncError('invalid-config', `order ${String(orderId)} has no numeric version`);
+      return this.db.transaction((): ReplaceOrderResult => {
+        const current = this.readOrderSync(tables, orderId);
+        const previousVersion = current === null ? null : Number(current.header.values[tables.versionColumn]);
+        if (previousVersion !== null && incomingVersion < previousVersion)
+          return { kind: 'stale', previousVersion };
+        if (previousVersion !== null && incomingVersion === previousVersion)
+          return { kind: 'unchanged', previousVersion };
+        header.upsert.run(...rowParams(order.header, header.m));
+        const lineKey = (r: SyncRow) =>
+          JSON.stringify(lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null));
+        const incoming = new Set(order.lines.map(lineKey));
+        for (const line of order.lines) lines.upsert.run(...rowParams(line, lines.m));
+        for (const old of current?.lines ?? []) {
+          if (old.isDeleted || incoming.has(lineKey(old))) continue;
+          // Removed lines become tombstones so the removal replicates like any other change.
+          const tomb: SyncRow = {
+            ...old,
+            isDeleted: true,
+            modifiedAt: order.header.modifiedAt,
+            originRegion: order.header.originRegion,
+          };
+          lines.upsert.run(...rowParams(tomb, lines.m));
+        }
+        return { kind: 'applied', previousVersion };
+      })();
+    });
+  }
+
+  async snapshotOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderSnapshot> {
+    return this.run('snapshotOrder', () => ({ orderId, aggregate: this.readOrderSync(tables, orderId) }));
+  }
+
+  async restoreOrder(tables: OrderTables, snapshot: OrderSnapshot): Promise<void> {
+    this.run('restoreOrder', () => {
+      const header = this.opsFor(tables.header);
+      const lines = this.opsFor(tables.lines);
+      this.db.transaction(() => {
+        const current = this.readOrderSync(tables, snapshot.orderId);
+        const keep = new Set(
+          (snapshot.aggregate?.lines ?? []).map((r) =>
+            JSON.stringify(lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null)),
+          ),
+        );
+        for (const line of current?.lines ?? []) {
+          const key = lines.m.mapping.keyColumns.map((k) => line.values[k] ?? null);
+          if (!keep.has(JSON.stringify(key))) lines.deleteByKey.run(...key.map(bind));
+        }
+        if (snapshot.aggregate === null) {
+          if (current !== null) header.deleteByKey.run(bind(snapshot.orderId));
+          return;
+        }
+        header.upsert.run(...rowParams(snapshot.aggregate.header, header.m));
+        for (const line of snapshot.aggregate.lines) lines.upsert.run(...rowParams(line, lines.m));
+      })();
+    });
+  }
+
+  async recordAudit(entry: AuditEntry): Promise<void> {
+    this.run('recordAudit', () => this.writeAudit(entry));
+  }
+
+  async readAudit(runId: string): Promise<readonly AuditEntry[]> {
+    return this.run('readAudit', () =>
+      (
+        this.db
+          .prepare(
+            `SELECT run_id, flow, source, target, table_name, rows, written, policy, at FROM sync_audit WHERE run_id = ? ORDER BY id`,
+          )
+          .all(runId) as {
+          run_id: string;
+          flow: string;
+          source: string;
+          target: string;
+          table_name: string;
+          rows: number;
+          written: number;
+          policy: string;
+          at: string;
+        }[]
+      ).map((r) => ({
+        runId: r.run_id,
+        flow: r.flow,
+        source: r.source,
+        target: r.target,
+        table: r.table_name,
+        rows: r.rows,
+        written: r.written,
+        policy: r.policy,
+        at: r.at,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Opens (creating if needed) a region's SQLite store. */
+export function openSqliteRegionStore(options: SqliteRegionStoreOptions): SqliteRegionStore {
+  return new SqliteRegionStore(options);
+}

@@ -1,0 +1,121 @@
+/**
+ * SQLite schema: sync tables, and for each synchronised table its sync columns, the `change_seq`
+ * machinery (a per-table counter advanced by triggers on every insert and update) and the
+ * keyset index. Every step is idempotent; `sync_meta.schema_version` records applied migrations.
+ */
+import type { Database } from 'better-sqlite3';
+import type { CompiledMapping } from '../sync/mapping.js';
+import { derivedName, quoteSqlite as q } from './sqlIdentifiers.js';
+
+/** Ordered migrations of the sync tables; append only. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS sync_change_counter (
+     table_name TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS sync_checkpoint (
+     flow TEXT NOT NULL,
+     source TEXT NOT NULL,
+     target TEXT NOT NULL,
+     table_name TEXT NOT NULL,
+     cursor_change TEXT NOT NULL,
+     cursor_key TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (flow, source, target, table_name)
+   );
+   CREATE TABLE IF NOT EXISTS sync_audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     run_id TEXT NOT NULL,
+     flow TEXT NOT NULL,
+     source TEXT NOT NULL,
+     target TEXT NOT NULL,
+     table_name TEXT NOT NULL,
+     rows INTEGER NOT NULL,
+     written INTEGER NOT NULL,
+     policy TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS sync_audit_run ON sync_audit (run_id, id);`,
+];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies pending sync-table migrations in one transaction. */
+export function migrateSyncTables(db: Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  db.transaction(() => {
+    const row = db.prepare("SELECT value FROM sync_meta WHERE key = 'schema_version'").get() as
+      { value: string } | undefined;
+    const current = row === undefined ? 0 : Number(row.value);
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
+    db.prepare(
+      "INSERT INTO sync_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    ).run(String(Math.max(current, MIGRATIONS.length)));
+  })();
+}
+
+/**
+ * Prepares one business table: creates it if absent (embedded default), else adds missing sync
+ * columns; ensures a unique index on the key, the keyset index on (change_seq, key), the change
+ * counter and the triggers; and gives pre-existing rows a change value.
+ */
+export function prepareTable(db: Database, m: CompiledMapping, region: string): void {
+  const t = m.mapping.table;
+  const table = q(t);
+  const keys = m.physicalKeyColumns.map(q).join(', ');
+  // The region id passed the config pattern (lower-case letters, digits, -), safe in a literal.
+  if (!/^[a-z][a-z0-9-]*$/.test(region)) throw new Error(`invalid region id ${JSON.stringify(region)}`);
+  db.transaction(() => {
+    const exists =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+    if (!exists) {
+      // No declared types: values keep the type they were written with (BLOB affinity).
+      const cols = m.physicalColumns.map((c) => `${q(c)}`).join(', ');
+      db.exec(
+        `CREATE TABLE ${table} (${cols},
+           modified_at TEXT NOT NULL, origin_region TEXT NOT NULL, is_deleted INTEGER NOT NULL DEFAULT 0,
+           change_seq INTEGER, PRIMARY KEY (${keys}))`,
+      );
+    } else {
+      const present = new Set(
+        (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as { name: string }[]).map((r) =>
+          r.name.toLowerCase(),
+        ),
+      );
+      const missingBusiness = m.physicalColumns.filter((c) => !present.has(c.toLowerCase()));
+      if (missingBusiness.length > 0) {
+        throw new Error(`table ${t} lacks mapped columns: ${missingBusiness.join(', ')}`);
+      }
+      const add: [string, string][] = [
+        ['modified_at', "TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'"],
+        ['origin_region', `TEXT NOT NULL DEFAULT '${region}'`],
+        ['is_deleted', 'INTEGER NOT NULL DEFAULT 0'],
+        ['change_seq', 'INTEGER'],
+      ];
+      for (const [name, type] of add)
+        if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+    }
+    db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(derivedName('sync_uk', t))} ON ${table} (${keys})`);
+    db.exec(`CREATE INDEX IF NOT EXISTS ${q(derivedName('sync_cs', t))} ON ${table} (change_seq, ${keys})`);
+    db.prepare(
+      'INSERT INTO sync_change_counter (table_name, value) VALUES (?, 0) ON CONFLICT(table_name) DO NOTHING',
+    ).run(t);
+    // The table name in the counter lookups is a validated identifier, written as a string literal.
+    const counter = `'${t}'`;
+    const bump = `UPDATE sync_change_counter SET value = value + 1 WHERE table_name = ${counter};
+       UPDATE ${table} SET change_seq = (SELECT value FROM sync_change_counter WHERE table_name = ${counter})
+        WHERE rowid = NEW.rowid;`;
+    db.exec(
+      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_ins', t))} AFTER INSERT ON ${table} BEGIN ${bump} END`,
+    );
+    // WHEN guard: the trigger's own change_seq update must not fire it again (even with
+    // recursive_triggers on), and every other update gets a new change value.
+    db.exec(
+      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_upd', t))} AFTER UPDATE ON ${table}
+         WHEN NEW.change_seq IS OLD.change_seq BEGIN ${bump} END`,
+    );
+    // Rows that predate the triggers get a change value now, so the first run sees them.
+    db.exec(`UPDATE ${table} SET is_deleted = is_deleted WHERE change_seq IS NULL`);
+  })();
+}
