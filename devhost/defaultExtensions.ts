@@ -1,0 +1,9 @@
+import type { HostExtension } from './extension';
+
+/**
+ * The extensions `devhost start` runs with: each drives some trigger and binding types
+ * (Durable, Service Bus, storage, ...). The host itself runs HTTP and timer triggers.
+ */
+export function defaultExtensions(): HostExtension[] {
+  return [];
+}
