@@ -1,3 +1,4 @@
+import { DurableExtension } from './durable/durableExtension';
 import type { HostExtension } from './extension';
 
 /**
@@ -5,5 +6,5 @@ import type { HostExtension } from './extension';
  * (Durable, Service Bus, storage, ...). The host itself runs HTTP and timer triggers.
  */
 export function defaultExtensions(): HostExtension[] {
-  return [];
+  return [new DurableExtension()];
 }

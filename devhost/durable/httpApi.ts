@@ -1,0 +1,416 @@
+import type { HostHttpRequest, HostHttpResponse, HostRoutes } from '../extension';
+import type { DurableEngine } from './engine';
+import { DurableApiError } from './engine';
+import type { HistoryEvent } from './protocol';
+import {
+  EventType,
+  EventTypeName,
+  RUNTIME_STATUSES,
+  instanceIdProblem,
+  isTerminal,
+  statusTime,
+} from './protocol';
+import type { InstanceRow } from './store';
+
+/** The public Durable HTTP API base; the client's rpcBaseUrl points here too (D.1, D.4). */
+export const WEBHOOK_BASE = '/runtime/webhooks/durabletask';
+
+/** The durableClient binding data (D.1) for a host listening at `origin`. */
+export function clientBindingData(origin: string, hubName: string): Record<string, unknown> {
+  const base = `${origin}${WEBHOOK_BASE}`;
+  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage&code=devhost`;
+  return {
+    taskHubName: hubName,
+    creationUrls: {
+      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=devhost`,
+      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=devhost`,
+    },
+    managementUrls: managementUrls(base, 'INSTANCEID', query),
+    baseUrl: base,
+    requiredQueryStringParameters: 'code=devhost',
+    rpcBaseUrl: `${base}/`,
+  };
+}
+
+function managementUrls(base: string, id: string, query: string): Record<string, string> {
+  const instance = `${base}/instances/${id}`;
+  return {
+    id,
+    statusQueryGetUri: `${instance}?${query}`,
+    sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
+    terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
+    rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
+    purgeHistoryDeleteUri: `${instance}?${query}`,
+    restartPostUri: `${instance}/restart?${query}`,
+    suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
+    resumePostUri: `${instance}/resume?reason={text}&${query}`,
+  };
+}
+
+function parseJsonValue(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export interface StatusOptions {
+  showInput: boolean;
+  showHistory: boolean;
+  showHistoryOutput: boolean;
+}
+
+/** The status payload in StatusResponsePayload's field order (D.4). */
+export function statusPayload(
+  row: InstanceRow,
+  options: StatusOptions,
+  history?: HistoryEvent[],
+): Record<string, unknown> {
+  const payload: Record<string, unknown> = {
+    name: row.name,
+    instanceId: row.instance_id,
+    runtimeStatus: row.status,
+    input: options.showInput ? parseJsonValue(row.input) : null,
+    customStatus: parseJsonValue(row.custom_status),
+    output: parseJsonValue(row.output),
+    createdTime: statusTime(row.created_at),
+    lastUpdatedTime: statusTime(row.updated_at),
+  };
+  if (options.showHistory && history) {
+    const events = historyForStatus(history, options.showHistoryOutput);
+    payload.historyEvents = events;
+    // The JS client reads `history`; Azure sends only `historyEvents` (D.4). Both are harmless.
+    payload.history = events;
+  }
+  return payload;
+}
+
+/** History as the extension post-processes it for status queries (D.4). */
+function historyForStatus(history: HistoryEvent[], showOutput: boolean): Record<string, unknown>[] {
+  const scheduled = new Map<number, HistoryEvent>();
+  const completed = new Set<number>();
+  for (const e of history) {
+    if (
+      e.EventType === EventType.TaskScheduled ||
+      e.EventType === EventType.SubOrchestrationInstanceCreated
+    ) {
+      scheduled.set(e.EventId, e);
+    }
+    if (typeof e.TaskScheduledId === 'number') completed.add(e.TaskScheduledId);
+  }
+  const out: Record<string, unknown>[] = [];
+  for (const e of history) {
+    const type = e.EventType;
+    if (type === EventType.OrchestratorStarted || type === EventType.OrchestratorCompleted) continue;
+    if (
+      (type === EventType.TaskScheduled || type === EventType.SubOrchestrationInstanceCreated) &&
+      completed.has(e.EventId)
+    ) {
+      continue;
+    }
+    const item: Record<string, unknown> = { EventType: EventTypeName[type] ?? String(type) };
+    switch (type) {
+      case EventType.ExecutionStarted:
+        item.FunctionName = e.Name;
+        item.Input = parseJsonValue((e.Input as string | null) ?? null);
+        break;
+      case EventType.TaskScheduled:
+      case EventType.SubOrchestrationInstanceCreated:
+        item.FunctionName = e.Name;
+        if (e.InstanceId) item.InstanceId = e.InstanceId;
+        break;
+      case EventType.TaskCompleted:
+      case EventType.TaskFailed:
+      case EventType.SubOrchestrationInstanceCompleted:
+      case EventType.SubOrchestrationInstanceFailed: {
+        const origin = scheduled.get(Number(e.TaskScheduledId));
+        item.FunctionName = origin?.Name;
+        if (origin) item.ScheduledTime = origin.Timestamp;
+        if (e.Result !== undefined && showOutput) item.Result = parseJsonValue(e.Result as string | null);
+        if (e.Reason !== undefined) item.Reason = e.Reason;
+        if (e.Details !== undefined) item.Details = e.Details;
+        break;
+      }
+      case EventType.TimerCreated:
+      case EventType.TimerFired:
+        item.FireAt = e.FireAt;
+        break;
+      case EventType.EventRaised:
+        item.Name = e.Name;
+        if (showOutput) item.Input = parseJsonValue((e.Input as string | null) ?? null);
+        break;
+      case EventType.ExecutionCompleted:
+        item.OrchestrationStatus =
+          e.OrchestrationStatus === 1 ? 'Completed' : e.OrchestrationStatus === 3 ? 'Failed' : 'Terminated';
+        if (showOutput) item.Result = parseJsonValue((e.Result as string | null) ?? null);
+        break;
+      case EventType.ExecutionTerminated:
+        item.Input = e.Input;
+        break;
+      case EventType.GenericEvent:
+        item.Data = e.Data;
+        break;
+      default:
+        break;
+    }
+    item.Timestamp = e.Timestamp;
+    out.push(item);
+  }
+  return out;
+}
+
+function flag(url: URL, name: string, fallback: boolean): boolean {
+  const value = url.searchParams.get(name);
+  if (value === null || value === '') return fallback;
+  return value.toLowerCase() === 'true';
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): HostHttpResponse {
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body };
+}
+
+function errorResponse(err: unknown): HostHttpResponse {
+  if (err instanceof DurableApiError) return json(err.status, { message: err.message });
+  throw err;
+}
+
+function parseTime(value: string | null, name: string): number | undefined {
+  if (value === null || value === '') return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new DurableApiError(400, `The '${name}' parameter is not a valid date: ${value}`);
+  return ms;
+}
+
+function parseStatuses(value: string | null): string[] | undefined {
+  if (!value) return undefined;
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of list) {
+    if (!RUNTIME_STATUSES.some((r) => r.toLowerCase() === s.toLowerCase())) {
+      throw new DurableApiError(400, `'${s}' is not a valid runtimeStatus.`);
+    }
+  }
+  return list.map((s) => RUNTIME_STATUSES.find((r) => r.toLowerCase() === s.toLowerCase())!);
+}
+
+/** Body of a start or raiseEvent request as JSON text; empty → null (D.4). */
+function bodyJson(request: HostHttpRequest): string | null {
+  const text = request.body.toString('utf8');
+  if (text.trim() === '') return null;
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    throw new DurableApiError(400, 'Invalid JSON content');
+  }
+}
+
+/** Serves the Durable HTTP API (D.4). The client's RPC calls use the same routes (D.3). */
+export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubName: string): void {
+  const base = WEBHOOK_BASE;
+  const origin = (request: HostHttpRequest) => `${request.url.protocol}//${request.url.host}`;
+  const query = () => `taskHub=${encodeURIComponent(hubName)}&connection=Storage&code=devhost`;
+  const checkStatus = (request: HostHttpRequest, id: string) => {
+    const urls = managementUrls(`${origin(request)}${base}`, encodeURIComponent(id), query());
+    const { rewindPostUri: _rewind, ...body } = urls;
+    return json(202, { ...body, id }, { location: urls.statusQueryGetUri!, 'retry-after': '10' });
+  };
+  const handle =
+    (fn: (request: HostHttpRequest) => Promise<HostHttpResponse> | HostHttpResponse) =>
+    async (request: HostHttpRequest): Promise<HostHttpResponse> => {
+      try {
+        return await fn(request);
+      } catch (err) {
+        return errorResponse(err);
+      }
+    };
+
+  routes.add(
+    'POST',
+    `${base}/orchestrators/{functionName}/{instanceId?}`,
+    handle(async (request) => {
+      const name = request.params.functionName!;
+      const explicitId = request.params.instanceId;
+      if (explicitId !== undefined) {
+        const problem = instanceIdProblem(explicitId);
+        if (problem) throw new DurableApiError(400, problem);
+      }
+      const input = bodyJson(request);
+      const version = request.url.searchParams.get('version') ?? undefined;
+      const id = engine.startOrchestration(
+        name,
+        explicitId,
+        input === null ? undefined : JSON.parse(input),
+        version,
+      );
+      const timeout = request.url.searchParams.get('timeout');
+      if (timeout !== null) {
+        const row = await engine.waitForEnd(id, Number(timeout) * 1000);
+        if (row && isTerminal(row.status)) {
+          return row.status === 'Completed'
+            ? json(200, parseJsonValue(row.output))
+            : json(
+                row.status === 'Failed' ? 500 : 200,
+                statusPayload(row, { showInput: true, showHistory: false, showHistoryOutput: false }),
+              );
+        }
+      }
+      return checkStatus(request, id);
+    }),
+  );
+
+  routes.add(
+    'GET',
+    `${base}/instances/{instanceId}`,
+    handle((request) => {
+      const id = request.params.instanceId!;
+      const row = engine.store.getInstance(id);
+      if (!row || id.startsWith('@')) return json(404, { message: `No instance with ID '${id}' found.` });
+      const options = {
+        showInput: flag(request.url, 'showInput', true),
+        showHistory: flag(request.url, 'showHistory', false),
+        showHistoryOutput: flag(request.url, 'showHistoryOutput', false),
+      };
+      const payload = statusPayload(row, options, options.showHistory ? engine.historyOf(row) : undefined);
+      switch (row.status) {
+        case 'Pending':
+        case 'Running':
+        case 'ContinuedAsNew':
+        case 'Suspended':
+          return json(202, payload, { location: request.url.href, 'retry-after': '5' });
+        case 'Failed':
+          return json(flag(request.url, 'returnInternalServerErrorOnFailure', false) ? 500 : 200, payload);
+        default:
+          return json(200, payload);
+      }
+    }),
+  );
+
+  routes.add(
+    'GET',
+    `${base}/instances`,
+    handle((request) => {
+      const url = request.url;
+      const top = Number(url.searchParams.get('top') ?? '0');
+      const token = request.headers['x-ms-continuation-token'];
+      let after: { createdAt: number; instanceId: string } | undefined;
+      if (token) {
+        try {
+          const [createdAt, instanceId] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [
+            number,
+            string,
+          ];
+          after = { createdAt, instanceId };
+        } catch {
+          throw new DurableApiError(400, 'Invalid continuation token.');
+        }
+      }
+      const limit = Number.isFinite(top) && top > 0 ? top : 100;
+      const rows = engine.store.queryInstances({
+        createdFrom: parseTime(url.searchParams.get('createdTimeFrom'), 'createdTimeFrom'),
+        createdTo: parseTime(url.searchParams.get('createdTimeTo'), 'createdTimeTo'),
+        statuses: parseStatuses(url.searchParams.get('runtimeStatus')),
+        prefix: url.searchParams.get('instanceIdPrefix') ?? undefined,
+        after,
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const headers: Record<string, string> = {};
+      if (rows.length > limit) {
+        const lastRow = page[page.length - 1]!;
+        headers['x-ms-continuation-token'] = Buffer.from(
+          JSON.stringify([lastRow.created_at, lastRow.instance_id]),
+        ).toString('base64url');
+      }
+      const showInput = flag(url, 'showInput', false);
+      return json(
+        200,
+        page.map((row) => statusPayload(row, { showInput, showHistory: false, showHistoryOutput: false })),
+        headers,
+      );
+    }),
+  );
+
+  routes.add(
+    'DELETE',
+    `${base}/instances/{instanceId}`,
+    handle((request) => {
+      const id = request.params.instanceId!;
+      const deleted = engine.purge(id);
+      return deleted > 0
+        ? json(200, { instancesDeleted: deleted })
+        : json(404, { message: `No instance with ID '${id}' found.` });
+    }),
+  );
+
+  routes.add(
+    'DELETE',
+    `${base}/instances`,
+    handle((request) => {
+      const url = request.url;
+      const from = parseTime(url.searchParams.get('createdTimeFrom'), 'createdTimeFrom');
+      if (from === undefined)
+        throw new DurableApiError(400, "Please provide value for 'createdTimeFrom' parameter.");
+      const statuses = parseStatuses(url.searchParams.get('runtimeStatus'));
+      const rows = engine.store.queryInstances({
+        createdFrom: from,
+        createdTo: parseTime(url.searchParams.get('createdTimeTo'), 'createdTimeTo'),
+        statuses,
+      });
+      let deleted = 0;
+      for (const row of rows) deleted += engine.purge(row.instance_id);
+      return deleted > 0 ? json(200, { instancesDeleted: deleted }) : json(404, { instancesDeleted: 0 });
+    }),
+  );
+
+  routes.add(
+    'POST',
+    `${base}/instances/{instanceId}/raiseEvent/{eventName}`,
+    handle((request) => {
+      const contentType = request.headers['content-type'] ?? '';
+      if (request.body.length > 0 && !contentType.toLowerCase().includes('application/json')) {
+        throw new DurableApiError(400, "The 'Content-Type' header must be 'application/json'.");
+      }
+      engine.raiseEvent(request.params.instanceId!, request.params.eventName!, bodyJson(request));
+      return { status: 202 };
+    }),
+  );
+
+  for (const op of ['terminate', 'suspend', 'resume', 'rewind'] as const) {
+    routes.add(
+      'POST',
+      `${base}/instances/{instanceId}/${op}`,
+      handle((request) => {
+        engine.control(request.params.instanceId!, op, request.url.searchParams.get('reason') ?? '');
+        return { status: 202 };
+      }),
+    );
+  }
+
+  routes.add(
+    'POST',
+    `${base}/instances/{instanceId}/restart`,
+    handle((request) => {
+      const id = request.params.instanceId!;
+      const row = engine.store.getInstance(id);
+      if (!row) throw new DurableApiError(400, `No instance with ID '${id}' found.`);
+      const newId = flag(request.url, 'restartWithNewInstanceId', true) ? undefined : id;
+      const started = engine.startOrchestration(
+        row.name,
+        newId,
+        row.input === null ? undefined : JSON.parse(row.input),
+        row.version ?? undefined,
+      );
+      return checkStatus(request, started);
+    }),
+  );
+
+  // Entities come with the entity scheduler; until then these answer clearly instead of 404.
+  routes.add(['GET', 'POST', 'DELETE'], `${base}/entities/{*rest}`, () =>
+    json(501, { message: 'Durable entities are not supported by this devhost version yet.' }),
+  );
+}
