@@ -42,12 +42,16 @@ export type InputBindingProvider = (
   request: InvocationRequest,
 ) => TypedData | undefined | Promise<TypedData | undefined>;
 
-/** Consumes an output binding's value after a successful invocation (serviceBus, blob, queue, ...). */
+/**
+ * Consumes an output binding's value after a successful invocation (serviceBus, blob, queue, ...).
+ * `request` is the invocation's trigger data, for binding expressions such as `{queueTrigger}`.
+ */
 export type OutputBindingHandler = (
   binding: BindingInfo,
   value: TypedData,
   fn: RegisteredFunction,
   outcome: InvocationOutcome,
+  request: InvocationRequest,
 ) => void | Promise<void>;
 
 export class FunctionTimeoutError extends Error {
@@ -221,7 +225,7 @@ export class FunctionInvoker {
 
       if (!request.raw) {
         outcome.response = await model.getResponse(args.context, outcome.result);
-        await this.#deliverOutputs(fn, outcome);
+        await this.#deliverOutputs(fn, outcome, request);
       }
       outcome.durationMs = performance.now() - started;
       this.logger.info(
@@ -255,13 +259,24 @@ export class FunctionInvoker {
     return inputData;
   }
 
-  async #deliverOutputs(fn: RegisteredFunction, outcome: InvocationOutcome): Promise<void> {
-    for (const output of outcome.response?.outputData ?? []) {
+  async #deliverOutputs(
+    fn: RegisteredFunction,
+    outcome: InvocationOutcome,
+    request: InvocationRequest,
+  ): Promise<void> {
+    const outputs = [...(outcome.response?.outputData ?? [])];
+    // `return: output.storageQueue(...)` and friends: the library puts the value in returnValue.
+    const returnBinding = fn.metadata.bindings.$return;
+    const returnValue = outcome.response?.returnValue;
+    if (returnBinding && returnBinding.type.toLowerCase() !== 'http' && returnValue != null) {
+      outputs.push({ name: '$return', data: returnValue });
+    }
+    for (const output of outputs) {
       const binding = fn.metadata.bindings[output.name];
       if (!binding) continue;
       const handler = this.#outputHandlers.get(binding.type.toLowerCase());
       if (!handler) throw new Error(`devhost has no handler for output binding type "${binding.type}".`);
-      await handler(binding, output.data, fn, outcome);
+      await handler(binding, output.data, fn, outcome, request);
     }
   }
 
