@@ -53,8 +53,13 @@ param zoneRole string
 @description('Comma-separated region ids whose databases this zone writes to across the border (the spokes for the hub, the hub for a spoke). Their connection strings are Key Vault secrets sql-<region> that the operator sets (docs/deploy.md).')
 param peerRegions string = ''
 
-@description('Path, inside the deployed package, of the topology document shared by every zone.')
-param topologyFile string = 'config/topology.json'
+@description('Path, inside the deployed package, of the topology document shared by every zone (REGION_SYNC_TOPOLOGY_PATH).')
+param topologyPath string = 'config/topology.json'
+
+@minValue(1)
+@maxValue(365)
+@description('Days after which staged pages are purged, by the app and by a storage lifecycle rule as a backstop.')
+param stagingRetentionDays int = 7
 
 // ---------------------------------------------------------------------------------------------
 // Hosting
@@ -188,7 +193,7 @@ var functionAppName = '${abbrs.webSitesFunctions}${zone}-${resourceToken}'
 var storageAccountName = take('${abbrs.storageStorageAccounts}${zone}${resourceToken}', 24)
 var keyVaultName = take('${abbrs.keyVaultVaults}${zone}-${resourceToken}', 24)
 var deploymentContainerName = 'app-package-${resourceToken}'
-var stagingContainerName = 'staging'
+var stagingContainerName = 'sync-staging'
 var orderQueueName = 'order-events'
 
 // The MSSQL Durable backend is not supported on Flex Consumption.
@@ -255,6 +260,8 @@ module storage 'app/storage.bicep' = {
       deploymentContainerName
       stagingContainerName
     ]
+    stagingContainerName: stagingContainerName
+    stagingRetentionDays: stagingRetentionDays
     publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
@@ -435,7 +442,8 @@ module functionApp 'app/functionApp.bicep' = {
     sqlRegions: sqlRegions
     zone: zone
     zoneRole: zoneRole
-    topologyFile: topologyFile
+    topologyPath: topologyPath
+    stagingRetentionDays: stagingRetentionDays
     durableBackend: durableBackend
     taskHubName: taskHubName
     durableTaskSchedulerEndpoint: durableBackend == 'DurableTaskScheduler' ? dts.outputs.endpoint : ''
@@ -468,5 +476,6 @@ output APPLICATIONINSIGHTS_NAME string = appInsights.outputs.name
 output REGION_SYNC_ZONE string = zone
 output REGION_SYNC_ZONE_ROLE string = zoneRole
 output SQL_SECRET_NAMES string = join(map(sqlRegions, r => 'sql-${r}'), ',')
+output REQUIRED_SECRET_NAMES string = join(concat(map(sqlRegions, r => 'sql-${r}'), ['pseudonym-key']), ',')
 output DURABLE_BACKEND string = durableBackend
 output EFFECTIVE_HOSTING_PLAN string = effectiveHostingPlan

@@ -33,7 +33,9 @@ param keyVaultName string
 param sqlRegions array
 param zone string
 param zoneRole string
-param topologyFile string
+@description('Topology document inside the deployed package, relative to the app root.')
+param topologyPath string
+param stagingRetentionDays int = 7
 @allowed([
   'AzureStorage'
   'DurableTaskScheduler'
@@ -85,6 +87,7 @@ var serviceBusSettings = {
   ORDER_EVENTS_QUEUE: orderQueueName
 }
 
+// Names from config/settings.ts (SETTING), which is the only reader of the environment.
 var appSettingsBase = {
   // DefaultAzureCredential in app code (blob staging, Service Bus client, SQL) picks this identity.
   AZURE_CLIENT_ID: identityClientId
@@ -94,10 +97,11 @@ var appSettingsBase = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   REGION_SYNC_ZONE: zone
   REGION_SYNC_ZONE_ROLE: zoneRole
-  REGION_SYNC_TOPOLOGY_FILE: topologyFile
-  STAGING_BLOB_ACCOUNT_URL: storage.properties.primaryEndpoints.blob
-  STAGING_BLOB_CONTAINER: stagingContainerName
-  PSEUDONYMIZATION_KEY: '@Microsoft.KeyVault(SecretUri=${secretUriBase}pseudonymization-key)'
+  REGION_SYNC_TOPOLOGY_PATH: topologyPath
+  REGION_SYNC_STAGING_ACCOUNT_URL: storage.properties.primaryEndpoints.blob
+  REGION_SYNC_STAGING_CONTAINER: stagingContainerName
+  REGION_SYNC_STAGING_RETENTION_DAYS: string(stagingRetentionDays)
+  REGION_SYNC_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${secretUriBase}pseudonym-key)'
 }
 
 // One setting per region database the app connects to; the topology document names these in

@@ -1,6 +1,6 @@
 // Key Vault of the zone: holds the SQL connection strings (one secret per region the zone's app
 // connects to: sql-<region>), the Durable MSSQL backend connection (durable-sql) and the
-// pseudonymization key. The app reads them through Key Vault references in its app settings.
+// pseudonymization HMAC key (pseudonym-key). The app reads them through Key Vault references in its app settings.
 //
 // Only the zone's own database secret is written here, and only when the server is an Azure SQL
 // server of the same cloud: its connection authenticates with the app's managed identity and

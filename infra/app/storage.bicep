@@ -5,6 +5,9 @@ param name string
 param location string
 param tags object = {}
 param containerNames array
+@description('Container of staged pages; a lifecycle rule deletes what the app left behind.')
+param stagingContainerName string
+param stagingRetentionDays int = 7
 @allowed([
   'Enabled'
   'Disabled'
@@ -59,8 +62,8 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 ]
 
-// Staged pages are transient (applyPage deletes or ignores them once applied); a lifecycle rule
-// removes any left behind so that no copy of regional rows outlives its run for long.
+// Staged pages are transient and the app purges them after REGION_SYNC_STAGING_RETENTION_DAYS; this
+// rule is the backstop, so that no copy of regional rows outlives its run for long.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -77,13 +80,13 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
                 'blockBlob'
               ]
               prefixMatch: [
-                'staging/'
+                '${stagingContainerName}/'
               ]
             }
             actions: {
               baseBlob: {
                 delete: {
-                  daysAfterModificationGreaterThan: 7
+                  daysAfterModificationGreaterThan: stagingRetentionDays
                 }
               }
             }
