@@ -3,7 +3,6 @@
  * App module (or listed in expectations.ts with the reason it is not), connections are
  * identity-based, and the Durable backend switch sets the host.json-equivalent settings.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it return promises that the runner itself awaits */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,6 @@
  * The order-events queue in the Bicep is the queue the order trigger assumes (expectations.ts),
  * and, once the app registers its Service Bus trigger, the trigger binds to it the same way.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it return promises that the runner itself awaits */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -3,7 +3,6 @@
  * managed identity when the app's pinned mssql driver parses it. Runs the real driver's parser:
  * a connection string that mssql does not understand silently falls back to SQL authentication.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it return promises that the runner itself awaits */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';

@@ -2,7 +2,6 @@
  * Structural checks of infra/ that need no Bicep compiler: the files a deployment reads exist and
  * agree with each other (modules and their parameters, outputs, parameter file, azure.yaml).
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it return promises that the runner itself awaits */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
