@@ -60,6 +60,7 @@ export class Host {
     private readonly startedExtensions: HostExtension[],
     readonly functionUrls: FunctionUrl[],
     private readonly shutdownTimeoutMs: number,
+    private readonly appLevelHookData: Record<string, unknown>,
   ) {}
 
   static async start(options: HostOptions): Promise<Host> {
@@ -116,7 +117,7 @@ export class Host {
     }
 
     // HTTP routes and timers are built now so a bad route or schedule disables only its function.
-    const functionRoutes = new FunctionRouteTable(hostJson.routePrefix, logger);
+    const functionRoutes = new FunctionRouteTable(hostJson.routePrefix);
     let timeZone: string | undefined;
     let timeZoneProblem: string | undefined;
     if (env.WEBSITE_TIME_ZONE) {
@@ -142,9 +143,15 @@ export class Host {
       }
     }
 
-    const appHookData = invoker.appHookData;
+    // As in the worker: app-level hooks share one hookData (appStart -> appTerminate), and
+    // appHookData is shared with the invocation hooks too.
+    const appLevelHookData: Record<string, unknown> = {};
     for (const hook of registry.hooksFor('appStart')) {
-      await hook({ hookData: {}, appHookData, functionAppDirectory: appDir });
+      await hook({
+        hookData: appLevelHookData,
+        appHookData: invoker.appHookData,
+        functionAppDirectory: appDir,
+      });
     }
 
     if (registry.programmingModel?.getCapabilities) {
@@ -237,6 +244,7 @@ export class Host {
       started,
       functionUrls,
       options.shutdownTimeoutMs ?? 30_000,
+      appLevelHookData,
     );
     server.markReady();
     timers.start();
@@ -265,7 +273,7 @@ export class Host {
     await serverStopped;
     for (const hook of this.registry.hooksFor('appTerminate')) {
       try {
-        await hook({ hookData: {}, appHookData: this.invoker.appHookData });
+        await hook({ hookData: this.appLevelHookData, appHookData: this.invoker.appHookData });
       } catch (err) {
         this.logger.error('Host.Shutdown', `An appTerminate hook failed: ${String(err)}`);
       }

@@ -1,11 +1,5 @@
-import FindMyWay from 'find-my-way';
 import type { HostRouteHandler, HostRoutes } from '../extension';
-import { compileRouteTemplate, type CompiledRoute } from './routeTemplate';
-
-interface HostRouteEntry {
-  route: CompiledRoute;
-  handler: HostRouteHandler;
-}
+import { HTTP_METHODS, TemplateRouter } from './templateRouter';
 
 export interface HostRouteMatch {
   handler: HostRouteHandler;
@@ -18,7 +12,7 @@ export interface HostRouteMatch {
  * as the Functions host reserves /admin and /runtime.
  */
 export class HostRouteTable implements HostRoutes {
-  readonly #router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: false, ignoreTrailingSlash: true });
+  readonly #router = new TemplateRouter<HostRouteHandler>();
   #origin = '';
 
   get origin(): string {
@@ -32,30 +26,16 @@ export class HostRouteTable implements HostRoutes {
 
   add(method: string | string[], pattern: string, handler: HostRouteHandler): void {
     const methods = (Array.isArray(method) ? method : [method]).map((m) => m.toUpperCase());
-    const route = compileRouteTemplate(pattern, '');
-    const entry: HostRouteEntry = { route, handler };
-    for (const path of route.paths) {
-      this.#router.on(methods as FindMyWay.HTTPMethod[], path, () => undefined, entry);
-    }
+    const unknown = methods.filter((m) => !HTTP_METHODS.includes(m));
+    if (unknown.length > 0)
+      throw new Error(`Host route ${pattern}: unknown method(s) ${unknown.join(', ')}.`);
+    this.#router.add(methods, pattern, '', handler);
   }
 
-  /** The route for `method` and `path`, 'method' when the path exists with other methods only. */
+  /** The route for `method` and `path`; 'method' when the path exists with other methods only. */
   match(method: string, path: string): HostRouteMatch | 'method' | undefined {
-    const found = this.#router.find(method.toUpperCase() as FindMyWay.HTTPMethod, path);
-    if (found) {
-      const entry = found.store as HostRouteEntry;
-      const params: Record<string, string> = {};
-      for (const [key, value] of Object.entries(found.params)) {
-        if (value === undefined) continue;
-        if (key === '*') {
-          if (entry.route.catchAll && value !== '') params[entry.route.catchAll] = value;
-        } else params[key] = value;
-      }
-      return { handler: entry.handler, params };
-    }
-    for (const other of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']) {
-      if (this.#router.find(other as FindMyWay.HTTPMethod, path)) return 'method';
-    }
-    return undefined;
+    const found = this.#router.find(method, path);
+    if (found) return { handler: found.value, params: found.params };
+    return this.#router.allowedMethods(path).length > 0 ? 'method' : undefined;
   }
 }

@@ -7,10 +7,12 @@
  * regex(expr)), optional trailing parameters `{x?}`, defaults `{x=value}` and catch-all
  * `{*rest}` / `{**rest}` as the last segment.
  *
- * find-my-way decides which route a path hits (its static > regex > plain param > wildcard
- * precedence mirrors ASP.NET's), and a regex per constrained parameter lets `items/{id:int}` and
- * `items/{name}` coexist. The full constraint (ranges, lengths, user regexes) is then checked on
- * the matched values by `checkConstraints`.
+ * find-my-way matches the structure of a path (literal segments, parameter positions, catch-all)
+ * with its static > parameter > wildcard precedence, which mirrors ASP.NET's. Parameters are
+ * registered under positional names (p0, p1, ...), because find-my-way treats two routes that
+ * differ only in parameter names or regexes as the same route; `items/{id:int}` and
+ * `items/{name:alpha}` therefore share one find-my-way route, and `checkConstraints` picks the
+ * template whose constraints the values satisfy.
  */
 
 export class RouteTemplateError extends Error {
@@ -35,14 +37,18 @@ type Token = { kind: 'literal'; text: string } | ParamToken;
 
 export interface CompiledRoute {
   template: string;
-  /** find-my-way paths to register, most specific first (optional parts expand to several). */
+  /** find-my-way paths to register, longest first (optional parts expand to several). */
   paths: string[];
   params: ParamToken[];
+  /** Template parameter names by position: find-my-way reports `p<i>` for `positional[i]`. */
+  positional: string[];
   /** The catch-all parameter's name, reported by find-my-way as '*'. */
   catchAll?: string;
+  /** How many parameters carry constraints: among routes of one shape, more constrained wins. */
+  specificity: number;
 }
 
-/** The regex find-my-way uses to tell constrained parameters apart (the full check comes later). */
+/** What a value of each typed constraint looks like (ASP.NET route constraint semantics). */
 const SHAPE: Record<string, string> = {
   int: '-?\\d+',
   long: '-?\\d+',
@@ -105,23 +111,40 @@ export function compileRouteTemplate(template: string, prefix: string): Compiled
     }
   }
 
+  const positional = params.filter((p) => !p.catchAll).map((p) => p.name);
   const base = prefix === '' ? '' : '/' + escapeLiteral(prefix);
   const paths: string[] = [];
   for (let count = parsed.length; count >= required; count--) {
-    const parts = parsed.slice(0, count).map((tokens) => '/' + tokens.map(toFindMyWay).join(''));
+    let index = 0;
+    const parts = parsed.slice(0, count).map(
+      (tokens) =>
+        '/' +
+        tokens
+          .map((token) => {
+            if (token.kind === 'literal') return escapeLiteral(token.text);
+            if (token.catchAll) return '*';
+            return `:p${index++}`;
+          })
+          .join(''),
+    );
     paths.push(base + parts.join('') || '/');
   }
-  return { template, paths, params, ...(catchAll ? { catchAll } : {}) };
+  const specificity = params.filter((p) => p.constraints.length > 0).length;
+  return { template, paths, params, positional, specificity, ...(catchAll ? { catchAll } : {}) };
 }
 
-/** Checks the matched values against every constraint and fills defaults. Undefined = no match. */
+/**
+ * Maps find-my-way's positional values back to the template's names, checks every constraint and
+ * fills defaults. Undefined means the values do not satisfy this template.
+ */
 export function checkConstraints(
   route: CompiledRoute,
   matched: Record<string, string | undefined>,
 ): Record<string, string> | undefined {
   const values: Record<string, string> = {};
   for (const param of route.params) {
-    let value = param.catchAll ? matched['*'] : matched[param.name];
+    const position = route.positional.indexOf(param.name);
+    let value = param.catchAll ? matched['*'] : matched[`p${position}`];
     if (param.catchAll && value === '') value = undefined;
     if (value === undefined) {
       if (param.defaultValue !== undefined) values[param.name] = param.defaultValue;
@@ -177,15 +200,6 @@ function satisfies({ name, args }: Constraint, value: string): boolean {
 function isOptionalSegment(tokens: Token[]): boolean {
   const only = tokens.length === 1 ? tokens[0] : undefined;
   return only?.kind === 'param' && (only.optional || only.defaultValue !== undefined || only.catchAll);
-}
-
-function toFindMyWay(token: Token): string {
-  if (token.kind === 'literal') return escapeLiteral(token.text);
-  if (token.catchAll) return '*';
-  const shapes = token.constraints.map((c) => SHAPE[c.name]).filter((s): s is string => s !== undefined);
-  const shape = shapes[0];
-  // find-my-way takes the regex in parentheses right after the name; it must not contain '/'.
-  return shape ? `:${token.name}(^(?:${shape})$)` : `:${token.name}`;
 }
 
 function escapeLiteral(text: string): string {
