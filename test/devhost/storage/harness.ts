@@ -70,7 +70,8 @@ export async function startStorageHost(options: {
     clock: new SystemClock(),
     routes,
   });
-  const connectionString = extension.azurite?.connectionString;
+  const settings = extension.azurite ? undefined : options.settings?.AzureWebJobsStorage;
+  const connectionString = extension.azurite?.connectionString ?? settings;
   if (!connectionString) throw new Error('The storage extension did not set up development storage.');
   return {
     extension,
