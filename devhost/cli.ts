@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ManualClock, SystemClock, type Clock } from './clock';
 import { defaultExtensions } from './defaultExtensions';
 import { Host } from './host';
+import { registerServiceBusCommands } from './servicebus/cli';
 
 /** The line a supervisor (tests, scripts) waits for: the prefix, then one JSON object. */
 export const READY_PREFIX = 'DEVHOST_READY ';
@@ -64,6 +65,8 @@ program
   .action(async (appDir: string, flags: StartFlags) => {
     await start(appDir, flags);
   });
+
+registerServiceBusCommands(program);
 
 async function start(appDir: string, flags: StartFlags): Promise<void> {
   let host: Host;

@@ -1,5 +1,6 @@
 import { DurableExtension } from './durable/durableExtension';
 import type { HostExtension } from './extension';
+import { ServiceBusExtension } from './servicebus/extension';
 import { StorageExtension } from './storage/storageExtension';
 
 /**
@@ -7,5 +8,5 @@ import { StorageExtension } from './storage/storageExtension';
  * (Durable, Service Bus, storage, ...). The host itself runs HTTP and timer triggers.
  */
 export function defaultExtensions(): HostExtension[] {
-  return [new DurableExtension(), new StorageExtension()];
+  return [new DurableExtension(), new ServiceBusExtension(), new StorageExtension()];
 }
