@@ -12,12 +12,12 @@ import {
   ActionType,
   EventType,
   OrchestrationStatusCode,
-  asPlayed,
   decodeReencodedInput,
   describeSignature,
   flattenUnits,
   historyEvent,
   isTerminal,
+  replayJson,
   retryDelay,
   toJsonText,
   unitSignature,
@@ -66,7 +66,7 @@ interface RetryChain {
 interface HistoryCache {
   executionId: string;
   count: number;
-  /** The events of earlier episodes, serialized with IsPlayed true, comma-joined. */
+  /** The events of earlier episodes in replay form (IsPlayed true), comma-joined. */
   played: string;
   sigs: string[];
 }
@@ -506,7 +506,10 @@ export class DurableEngine {
     for (const { event } of batch) plan.appended.push({ ...event, IsPlayed: false });
     if (row.status === 'Pending') plan.row.status = 'Running';
 
-    const newJson = plan.appended.map((e) => JSON.stringify(e)).join(',');
+    const newJson = plan.appended
+      .map((e) => replayJson(e, false))
+      .filter((j) => j !== undefined)
+      .join(',');
     const history = cache.played ? `${cache.played},${newJson}` : newJson;
     const payload =
       `{"history":[${history}],"input":${row.input ?? 'null'},"instanceId":${JSON.stringify(row.instance_id)}` +
@@ -650,8 +653,11 @@ export class DurableEngine {
     if (end) {
       this.#cache.delete(row.instance_id);
     } else {
-      const played = appendedJson.map(asPlayed).join(',');
-      cache.played = cache.played ? `${cache.played},${played}` : played;
+      const played = plan.appended
+        .map((e) => replayJson(e, true))
+        .filter((j) => j !== undefined)
+        .join(',');
+      if (played) cache.played = cache.played ? `${cache.played},${played}` : played;
       cache.count += appendedJson.length;
       cache.sigs.push(...plan.newSigs);
     }
@@ -669,7 +675,10 @@ export class DurableEngine {
       cache = {
         executionId: row.execution_id,
         count: events.length,
-        played: events.map(asPlayed).join(','),
+        played: events
+          .map((e) => replayJson(JSON.parse(e) as HistoryEvent, true))
+          .filter((j) => j !== undefined)
+          .join(','),
         sigs: this.store.loadUnits(row.instance_id, row.execution_id),
       };
     }

@@ -243,3 +243,35 @@ export function retryDelay(options: RetryOptions, attempt: number): number {
   if (cap !== undefined && cap > 0 && delay > cap) delay = cap;
   return Math.max(0, Math.round(delay));
 }
+
+/** The fields the library reads, per event type (B.2); every other event type it ignores. */
+const REPLAY_FIELDS: Record<number, readonly string[]> = {
+  [EventType.ExecutionStarted]: ['Version'],
+  [EventType.OrchestratorStarted]: ['Timestamp'],
+  [EventType.ContinueAsNew]: [],
+  [EventType.TaskCompleted]: ['TaskScheduledId', 'Result'],
+  [EventType.SubOrchestrationInstanceCompleted]: ['TaskScheduledId', 'Result'],
+  [EventType.TaskFailed]: ['TaskScheduledId', 'Reason', 'Details', 'FailureDetails'],
+  [EventType.SubOrchestrationInstanceFailed]: ['TaskScheduledId', 'Reason', 'Details', 'FailureDetails'],
+  [EventType.TimerFired]: ['TimerId', 'FireAt'],
+  [EventType.EventSent]: ['Input'],
+  [EventType.EventRaised]: ['Name', 'Input'],
+};
+
+/**
+ * The form of a history event sent to the orchestrator: only the events and fields the library
+ * reads (B.2), so replay parses and walks a fraction of the stored history. The library ignores
+ * scheduling events (TaskScheduled, TimerCreated, ...) and OrchestratorCompleted; their ids are
+ * the host's business (B.6). Returns undefined for events the library never looks at.
+ */
+export function replayJson(event: HistoryEvent, played: boolean): string | undefined {
+  const fields = REPLAY_FIELDS[event.EventType];
+  if (!fields) return undefined;
+  const compact: Record<string, unknown> = {
+    EventType: event.EventType,
+    EventId: event.EventId,
+    IsPlayed: played,
+  };
+  for (const field of fields) if (event[field] !== undefined) compact[field] = event[field];
+  return JSON.stringify(compact);
+}
