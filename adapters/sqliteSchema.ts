@@ -102,18 +102,24 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
       'INSERT INTO sync_change_counter (table_name, value) VALUES (?, 0) ON CONFLICT(table_name) DO NOTHING',
     ).run(t);
     // The table name in the counter lookups is a validated identifier, written as a string literal.
-    const counter = `'${t}'`;
-    const bump = `UPDATE sync_change_counter SET value = value + 1 WHERE table_name = ${counter};
-       UPDATE ${table} SET change_seq = (SELECT value FROM sync_change_counter WHERE table_name = ${counter})
-        WHERE rowid = NEW.rowid;`;
+    const counter = `(SELECT value FROM sync_change_counter WHERE table_name = '${t}')`;
+    // Next change value: above both the counter and the highest value present, so a value is
+    // never reused (hard deletes) nor placed below one a reader may already have passed.
+    const next = `(SELECT max(${counter}, coalesce((SELECT max(change_seq) FROM ${table}), 0)) + 1)`;
+    const bump = `UPDATE ${table} SET change_seq = ${next} WHERE rowid = NEW.rowid;
+       UPDATE sync_change_counter SET value = (SELECT change_seq FROM ${table} WHERE rowid = NEW.rowid)
+        WHERE table_name = '${t}';`;
+    // The store assigns change values itself (faster: no second write of each row) and always
+    // above the counter, which it advances at commit. The triggers catch every other writer: a
+    // CRM insert or update that leaves change_seq alone or sets a value at or below the counter.
+    // Their own update sets a value above the counter, so they never fire themselves.
     db.exec(
-      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_ins', t))} AFTER INSERT ON ${table} BEGIN ${bump} END`,
+      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_ins', t))} AFTER INSERT ON ${table}
+         WHEN NEW.change_seq IS NULL OR NEW.change_seq <= ${counter} BEGIN ${bump} END`,
     );
-    // WHEN guard: the trigger's own change_seq update must not fire it again (even with
-    // recursive_triggers on), and every other update gets a new change value.
     db.exec(
       `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_upd', t))} AFTER UPDATE ON ${table}
-         WHEN NEW.change_seq IS OLD.change_seq BEGIN ${bump} END`,
+         WHEN NEW.change_seq IS OLD.change_seq OR NEW.change_seq <= ${counter} BEGIN ${bump} END`,
     );
     // Rows that predate the triggers get a change value now, so the first run sees them.
     db.exec(`UPDATE ${table} SET is_deleted = is_deleted WHERE change_seq IS NULL`);

@@ -10,7 +10,7 @@
  *   versions written elsewhere; otherwise last-writer-wins.
  */
 import { contentDigest, epochMs } from './digest.js';
-import type { ConflictPolicy, SyncRow } from './model.js';
+import type { ConflictPolicy, SqlValue, SyncRow } from './model.js';
 
 /** What to do with an incoming version given the target's current one. */
 export type Resolution =
@@ -36,6 +36,20 @@ function policyClass(row: SyncRow, policy: ConflictPolicy): number {
   }
 }
 
+/** Booleans compare as 0/1 and missing as null, exactly as the digest normalises them. */
+function norm(v: SqlValue | undefined): string | number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return v;
+}
+
+/** Cheap equality check that spares two hashes in the common idempotent case. */
+function sameContent(a: SyncRow, b: SyncRow, columns: readonly string[]): boolean {
+  if (a.isDeleted !== b.isDeleted) return false;
+  for (const c of columns) if (norm(a.values[c]) !== norm(b.values[c])) return false;
+  return true;
+}
+
 /**
  * Compares two versions of the same row under a policy: > 0 when `a` wins, < 0 when `b` wins,
  * 0 only when they are the same version (same content, tombstone, timestamp and origin).
@@ -56,6 +70,7 @@ export function compareVersions(
   const pb = policy.priorities[b.originRegion] ?? 0;
   if (pa !== pb) return pa > pb ? 1 : -1;
   if (a.originRegion !== b.originRegion) return a.originRegion > b.originRegion ? 1 : -1;
+  if (sameContent(a, b, sortedColumns)) return 0;
   const da = contentDigest(a, sortedColumns);
   const db = contentDigest(b, sortedColumns);
   return da === db ? 0 : da > db ? 1 : -1;

@@ -3,7 +3,10 @@
  * at the edge so everything above them speaks canonical names only.
  */
 import { isIdentifier, isTableName, RESERVED_COLUMNS } from './identifiers.js';
+import { SyncError } from './errors.js';
 import type { RowValues, SqlValue, TableMapping } from './model.js';
+
+const invalid = (message: string) => new SyncError('invalid-config', message);
 
 /** A mapping with its lookups precomputed; build once per table and region. */
 export interface CompiledMapping {
@@ -24,22 +27,22 @@ export interface CompiledMapping {
  * adapter are validated here again even though config validated them, as defence in depth.
  */
 export function compileMapping(mapping: TableMapping): CompiledMapping {
-  if (!isTableName(mapping.table)) throw new Error(`invalid table name ${JSON.stringify(mapping.table)}`);
+  if (!isTableName(mapping.table)) throw invalid(`invalid table name ${JSON.stringify(mapping.table)}`);
   const canonicalColumns = Object.keys(mapping.columns);
   const physicalColumns = canonicalColumns.map((c) => mapping.columns[c] as string);
   const seen = new Set<string>();
   canonicalColumns.forEach((c, i) => {
     const p = physicalColumns[i] as string;
-    if (!isIdentifier(c)) throw new Error(`invalid column name ${JSON.stringify(c)}`);
-    if (!isIdentifier(p)) throw new Error(`invalid column name ${JSON.stringify(p)}`);
-    if (RESERVED_COLUMNS.includes(p.toLowerCase())) throw new Error(`column '${p}' is reserved for sync`);
-    if (seen.has(p.toLowerCase())) throw new Error(`physical column '${p}' mapped twice`);
+    if (!isIdentifier(c)) throw invalid(`invalid column name ${JSON.stringify(c)}`);
+    if (!isIdentifier(p)) throw invalid(`invalid column name ${JSON.stringify(p)}`);
+    if (RESERVED_COLUMNS.includes(p.toLowerCase())) throw invalid(`column '${p}' is reserved for sync`);
+    if (seen.has(p.toLowerCase())) throw invalid(`physical column '${p}' mapped twice`);
     seen.add(p.toLowerCase());
   });
-  if (mapping.keyColumns.length === 0) throw new Error(`table '${mapping.canonical}' has no key columns`);
+  if (mapping.keyColumns.length === 0) throw invalid(`table '${mapping.canonical}' has no key columns`);
   const physicalKeyColumns = mapping.keyColumns.map((k) => {
     const p = mapping.columns[k];
-    if (p === undefined) throw new Error(`key column '${k}' is not mapped`);
+    if (p === undefined) throw invalid(`key column '${k}' is not mapped`);
     return p;
   });
   return {

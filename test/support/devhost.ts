@@ -127,7 +127,7 @@ export async function startDevhost(options: DevhostOptions): Promise<Devhost> {
 
   let readyLine: string;
   try {
-    readyLine = await waitForOutput(new RegExp(`^${READY_PREFIX}`), options.readyTimeoutMs ?? 15_000);
+    readyLine = await waitForOutput(new RegExp(`^${READY_PREFIX}`), options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
@@ -153,7 +153,7 @@ export async function startDevhost(options: DevhostOptions): Promise<Devhost> {
 /** Runs `devhost start` expecting it to fail; resolves with its exit and output. */
 export async function runDevhostToExit(
   options: DevhostOptions,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<ExitInfo & { output: string }> {
   try {
     const host = await startDevhost({ ...options, readyTimeoutMs: timeoutMs });
