@@ -1,4 +1,35 @@
 import { app } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { SyncRuntime } from '../activities/runtime.js';
 import { health } from './health';
+import { createStartSync, createSyncStatus } from './syncHttp.js';
+import { createScheduledSync } from './syncTimers.js';
 
-app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
+export function registerTriggers(runtime: SyncRuntime): void {
+  app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
+  df.app.client.http('startSync', {
+    methods: ['POST'],
+    authLevel: 'function',
+    route: 'sync/{flow}',
+    handler: createStartSync(runtime),
+  });
+  df.app.client.http('syncStatus', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'sync/{flow}/status',
+    handler: createSyncStatus(runtime),
+  });
+  // The schedules come from the validated topology, read once at start-up: to the host each is a
+  // plain NCRONTAB string, as if written in the registration.
+  for (const flow of runtime.topology.flows) {
+    const fn = flow.name.replace(/[^A-Za-z0-9]/g, '_');
+    df.app.client.timer(`syncNightly_${fn}`, {
+      schedule: flow.schedule.incremental,
+      handler: createScheduledSync(flow.name, 'incremental'),
+    });
+    df.app.client.timer(`syncMonthly_${fn}`, {
+      schedule: flow.schedule.fullCompare,
+      handler: createScheduledSync(flow.name, 'full'),
+    });
+  }
+}

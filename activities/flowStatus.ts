@@ -1,0 +1,55 @@
+/**
+ * What GET /api/sync/{flow}/status shows per link: the checkpoint stored in the target, how far
+ * it lags the source (changes not yet read), and the last run's rows and error (from the run's
+ * orchestration status, which the trigger passes in).
+ */
+import { compareChange } from '../sync/cursor.js';
+import type { ChangeCursor, LinkId } from '../sync/model.js';
+import { linksOf } from '../sync/topology.js';
+import type { SyncRuntime } from './runtime.js';
+import { flowOf, mappingOf } from './runtime.js';
+
+export interface TableStatus {
+  readonly table: string;
+  readonly checkpoint: {
+    readonly cursor: ChangeCursor;
+    readonly runId: string;
+    readonly updatedAt: string;
+  } | null;
+  /** Change values of the source above the checkpoint (0 = caught up). */
+  readonly lagChanges: number;
+  /** Seconds since the checkpoint last moved, or null before the first run. */
+  readonly lagSeconds: number | null;
+}
+
+export interface LinkStatus extends LinkId {
+  readonly tables: readonly TableStatus[];
+}
+
+export function createFlowStatus(deps: Pick<SyncRuntime, 'topology' | 'store' | 'now'>) {
+  return async function flowStatus(flowName: string): Promise<LinkStatus[]> {
+    const flow = flowOf(deps.topology, flowName);
+    const out: LinkStatus[] = [];
+    for (const link of linksOf(deps.topology, flow)) {
+      const source = await deps.store(link.source);
+      const target = await deps.store(link.target);
+      const tables: TableStatus[] = [];
+      for (const t of flow.tables) {
+        const hwm = await source.highWaterMark(mappingOf(flow, t.canonical, link.source));
+        const cp = await target.getCheckpoint(link, t.canonical);
+        const at = cp?.cursor.change ?? '0';
+        tables.push({
+          table: t.canonical,
+          checkpoint: cp === null ? null : { cursor: cp.cursor, runId: cp.runId, updatedAt: cp.updatedAt },
+          lagChanges: compareChange(hwm, at) > 0 ? Number(BigInt(hwm) - BigInt(at)) : 0,
+          lagSeconds:
+            cp === null
+              ? null
+              : Math.max(0, Math.round((deps.now().getTime() - Date.parse(cp.updatedAt)) / 1000)),
+        });
+      }
+      out.push({ ...link, tables });
+    }
+    return out;
+  };
+}

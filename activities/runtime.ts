@@ -1,0 +1,104 @@
+/**
+ * The ports batch sync needs, built once from the validated config at the composition root
+ * (STYLE §4) and closed in app.hook.appTerminate. Region stores open lazily (a region that no
+ * flow of this run touches costs nothing) and are migrated for every table of every flow once.
+ */
+import { AzureBlobStaging } from '../adapters/blobStaging.js';
+import { openSqliteRegionStore } from '../adapters/sqliteRegionStore.js';
+import type { AppConfig } from '../config/loadConfig.js';
+import { SyncError } from '../sync/errors.js';
+import type { RegionId, TableMapping } from '../sync/model.js';
+import type { BlobStaging, RegionStore } from '../sync/ports.js';
+import type { Flow, Topology } from '../sync/topology.js';
+import { flowOf, tableMappingFor } from '../sync/topology.js';
+
+/** Where reports and other JSON documents of a run go (beside the staged pages). */
+export interface JsonBlobs {
+  writeJson(name: string, value: unknown): Promise<string>;
+  readJson(name: string): Promise<unknown>;
+}
+
+export interface SyncRuntime {
+  readonly topology: Topology;
+  readonly pseudonymKey: string | null;
+  /** The store of a region, opened and migrated on first use. */
+  store(region: RegionId): Promise<RegionStore>;
+  readonly staging: BlobStaging;
+  readonly blobs: JsonBlobs;
+  /** The wall clock, for checkpoint and audit timestamps (activities only; never orchestrators). */
+  now(): Date;
+  close(): Promise<void>;
+}
+
+/** The physical mapping of a flow's canonical table in one region. */
+export function mappingOf(flow: Flow, canonical: string, region: RegionId): TableMapping {
+  const table = flow.tables.find((t) => t.canonical === canonical);
+  if (table === undefined)
+    throw new SyncError('invalid-config', `flow '${flow.name}' has no table '${canonical}'`);
+  return tableMappingFor(table, region);
+}
+
+export { flowOf };
+
+export function createRuntime(config: AppConfig): SyncRuntime {
+  const opened = new Map<RegionId, Promise<RegionStore>>();
+  const staging =
+    config.staging.connectionString !== null
+      ? new AzureBlobStaging({
+          connectionString: config.staging.connectionString,
+          container: config.staging.container,
+        })
+      : (() => {
+          throw new SyncError(
+            'invalid-config',
+            'identity-based staging (REGION_SYNC_STAGING_ACCOUNT_URL) needs a credential-aware adapter; set REGION_SYNC_STAGING_CONNECTION',
+          );
+        })();
+
+  const open = async (region: RegionId): Promise<RegionStore> => {
+    const resolved = config.stores[region];
+    if (resolved === undefined) throw new SyncError('invalid-config', `unknown region '${region}'`);
+    if (resolved.kind !== 'sqlite') {
+      throw new SyncError(
+        'invalid-config',
+        `region '${region}': the SQL Server store is not available in this build`,
+      );
+    }
+    const store = openSqliteRegionStore({ region, file: resolved.file });
+    const tables: TableMapping[] = [];
+    const seen = new Set<string>();
+    for (const flow of config.topology.flows) {
+      for (const t of flow.tables) {
+        const m = tableMappingFor(t, region);
+        if (!seen.has(m.table)) {
+          seen.add(m.table);
+          tables.push(m);
+        }
+      }
+    }
+    await store.migrate(tables);
+    return store;
+  };
+
+  return {
+    topology: config.topology,
+    pseudonymKey: config.pseudonymKey,
+    store(region) {
+      let p = opened.get(region);
+      if (p === undefined) {
+        p = open(region);
+        opened.set(region, p);
+        p.catch(() => opened.delete(region));
+      }
+      return p;
+    },
+    staging,
+    blobs: staging,
+    now: () => new Date(),
+    async close() {
+      const stores = await Promise.allSettled([...opened.values()]);
+      opened.clear();
+      for (const s of stores) if (s.status === 'fulfilled') await s.value.close();
+    },
+  };
+}

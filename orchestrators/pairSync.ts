@@ -1,0 +1,106 @@
+/**
+ * pairSync: walks one link (source -> target) in keyset pages, extractPage then applyPage, table
+ * after table, for at most `maxPages` pages per call, and hands the updated progress back to
+ * flowSync (which calls again until the link is done, so the run's progress moves as pages
+ * complete). Every `pagesPerGeneration` pages it continues as new, so its history stays small.
+ *
+ * The cursor lives in the orchestration input; the target stores the same cursor in the same
+ * transaction as each page, so a crash anywhere resumes from the last completed page and a page
+ * applied twice changes nothing.
+ */
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { activities, callActivity } from '../activities/contracts';
+import type { LinkProgress, PairSyncInput } from './contracts.js';
+
+export function* pairSync(context: OrchestrationContext): Generator<Task, LinkProgress, unknown> {
+  const input = context.df.getInput<PairSyncInput>();
+  let progress = input.progress;
+  let walked = 0;
+  const backfill = input.window !== undefined;
+
+  while (!progress.done && input.pagesThisCall + walked < input.maxPages) {
+    if (walked >= input.pagesPerGeneration) {
+      context.df.continueAsNew({ ...input, pagesThisCall: input.pagesThisCall + walked, progress });
+      return progress;
+    }
+    const table = input.tables[progress.tableIndex];
+    if (table === undefined) {
+      progress = { ...progress, done: true };
+      break;
+    }
+    let position = progress.position;
+    if (position === null) {
+      const begun = yield* callActivity(context, activities.beginLink, {
+        link: progress.link,
+        table,
+        backfill,
+      });
+      position = { after: begun.after, upTo: begun.upTo, checkpointTable: begun.checkpointTable };
+      progress = { ...progress, position, page: 0 };
+    }
+
+    const extracted = yield* callActivity(context, activities.extractPage, {
+      link: progress.link,
+      table,
+      runId: input.runId,
+      page: progress.page,
+      after: position.after,
+      upTo: position.upTo,
+      pageSize: input.pageSize,
+      ...(input.window === undefined ? {} : { window: input.window }),
+    });
+    walked++;
+
+    // A dry run stages and counts what would cross the link, and writes nothing to the target.
+    if (extracted.nextCursor !== null && extracted.read > 0 && !input.dryRun) {
+      const applied = yield* callActivity(context, activities.applyPage, {
+        link: progress.link,
+        table,
+        checkpointTable: position.checkpointTable,
+        runId: input.runId,
+        page: progress.page,
+        blob: extracted.blob,
+        nextCursor: extracted.nextCursor,
+      });
+      if (applied.kind === 'staged-page-missing') {
+        // Storage lost the staged page (e.g. a crash before it was persisted): extract it again.
+        continue;
+      }
+      if (applied.kind === 'rejected') {
+        // Refused by the residency guard: nothing was written and the cursor cannot move past it.
+        return {
+          ...progress,
+          pages: progress.pages + 1,
+          rejectedPages: progress.rejectedPages + 1,
+          lastError: `page ${progress.page} of ${table} refused (${applied.reason}): ${applied.detail}`,
+        };
+      }
+      progress = {
+        ...progress,
+        inserted: progress.inserted + applied.inserted,
+        updated: progress.updated + applied.updated,
+        unchanged: progress.unchanged + applied.unchanged,
+        lostConflicts: progress.lostConflicts + applied.lostConflicts,
+      };
+    }
+    progress = {
+      ...progress,
+      pages: progress.pages + 1,
+      rowsRead: progress.rowsRead + extracted.read,
+      rowsStaged: progress.rowsStaged + extracted.rows,
+      page: progress.page + 1,
+      position: { ...position, after: extracted.nextCursor },
+    };
+    if (!extracted.hasMore) {
+      const nextTable = progress.tableIndex + 1;
+      progress = {
+        ...progress,
+        tableIndex: nextTable,
+        position: null,
+        page: 0,
+        done: nextTable >= input.tables.length,
+      };
+    }
+  }
+  return progress;
+}

@@ -1,0 +1,173 @@
+/**
+ * End-to-end harness for batch sync: the repo's app on devhost (child process), the embedded
+ * default topology seeded small into a temporary data directory, Azurite in-process on free ports,
+ * driven over HTTP as a user would, and the regional SQLite files read directly.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { loadConfig } from '../../../config/loadConfig';
+import type { AppConfig } from '../../../config/loadConfig';
+import type { SeedOptions } from '../../../scripts/demoSeed';
+import { seedDemo } from '../../../scripts/demoSeed';
+import type { Devhost } from '../../support/devhost';
+import { startDevhost } from '../../support/devhost';
+
+/** The repo root: the app (package.json main = dist/index.js). dist/test/e2e/support -> root. */
+export const APP_DIR = path.resolve(__dirname, '../../../..');
+
+const EMULATOR_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export const SMALL_SEED: SeedOptions = {
+  hubPrices: 60,
+  spokePrices: 6,
+  promotions: 12,
+  ordersPerSpoke: 5,
+  base: '2026-01-01T00:00:00.000Z',
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SyncApp {
+  readonly root: string;
+  readonly config: AppConfig;
+  readonly env: Record<string, string>;
+  host: Devhost;
+  /** Starts devhost again on the same data (after stop or kill). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+  post(
+    flow: string,
+    body: unknown,
+  ): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }>;
+  /** Polls statusQueryGetUri until the run ends; returns the final status payload. */
+  waitForRun(statusUri: string, timeoutMs?: number): Promise<RunStatus>;
+  /** Runs a flow to its end over HTTP (POST, then poll). */
+  run(flow: string, body: unknown): Promise<RunStatus>;
+  /** Live rows of a region's table keyed by JSON of the key, including sync columns. */
+  rows(region: string, table: string): Map<string, Record<string, unknown>>;
+  db(region: string): BetterSqlite3.Database;
+}
+
+export interface RunStatus {
+  runtimeStatus: string;
+  output: unknown;
+  customStatus: unknown;
+  instanceId: string;
+}
+
+const KEYS: Record<string, string[]> = {
+  price_list: ['sku', 'currency'],
+  promotion: ['promotion_id'],
+  sales_order: ['order_id'],
+  sales_order_line: ['order_id', 'line_no'],
+};
+
+export async function startSyncApp(
+  options: { seed?: SeedOptions; persistentHost?: boolean } = {},
+): Promise<SyncApp> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-e2e-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    DEVHOST_AZURITE_PORTS: ports.join(','),
+    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
+    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+    REGION_SYNC_STAGING_CONNECTION: [
+      'DefaultEndpointsProtocol=http',
+      'AccountName=devstoreaccount1',
+      `AccountKey=${EMULATOR_KEY}`,
+      `BlobEndpoint=http://127.0.0.1:${ports[0]}/devstoreaccount1`,
+    ].join(';'),
+  };
+  const config = loadConfig(env, { cwd: root });
+  await seedDemo(config, options.seed ?? SMALL_SEED);
+  const hostDir = path.join(root, 'host');
+  const start = () =>
+    startDevhost({
+      appDir: APP_DIR,
+      dataDir: options.persistentHost === true ? hostDir : ':memory:',
+      env,
+      readyTimeoutMs: 60_000,
+    });
+  const dbs = new Map<string, BetterSqlite3.Database>();
+  const app: SyncApp = {
+    root,
+    config,
+    env,
+    host: await start(),
+    async restart() {
+      app.host = await start();
+    },
+    async close() {
+      await app.host.stop();
+      for (const db of dbs.values()) db.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+    async post(flow, body) {
+      const res = await fetch(`${app.host.origin}/api/sync/${flow}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        headers: res.headers,
+        json: (await res.json()) as Record<string, unknown>,
+      };
+    },
+    async waitForRun(statusUri, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        // The status URI names the origin of the host that answered; follow the current host.
+        const url = new URL(statusUri);
+        const res = await fetch(`${app.host.origin}${url.pathname}${url.search}`);
+        const status = (await res.json()) as RunStatus;
+        if (['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus)) return status;
+        if (Date.now() > deadline)
+          throw new Error(
+            `run still ${status.runtimeStatus} after ${timeoutMs} ms: ${JSON.stringify(status)}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async run(flow, body) {
+      const started = await app.post(flow, body);
+      if (started.status !== 202)
+        throw new Error(`POST /api/sync/${flow} answered ${started.status}: ${JSON.stringify(started.json)}`);
+      return app.waitForRun(String(started.json.statusQueryGetUri));
+    },
+    db(region) {
+      let db = dbs.get(region);
+      if (db === undefined) {
+        const store = config.stores[region];
+        if (store?.kind !== 'sqlite') throw new Error(`no sqlite store for ${region}`);
+        db = new BetterSqlite3(store.file, { fileMustExist: true });
+        dbs.set(region, db);
+      }
+      return db;
+    },
+    rows(region, table) {
+      const keys = KEYS[table] ?? [];
+      const out = new Map<string, Record<string, unknown>>();
+      for (const r of app.db(region).prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[])
+        out.set(JSON.stringify(keys.map((k) => r[k])), r);
+      return out;
+    },
+  };
+  return app;
+}
