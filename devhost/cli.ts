@@ -2,8 +2,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ManualClock, SystemClock, type Clock } from './clock';
-import { defaultExtensions } from './defaultExtensions';
-import { Host } from './host';
+import type { Host } from './host';
 import { registerServiceBusCommands } from './servicebus/cli';
 
 /** The line a supervisor (tests, scripts) waits for: the prefix, then one JSON object. */
@@ -71,6 +70,11 @@ registerServiceBusCommands(program);
 async function start(appDir: string, flags: StartFlags): Promise<void> {
   let host: Host;
   try {
+    // Loaded here, not at the top: the sb subcommands then start without loading every extension (Azurite, Durable, ...).
+    const [{ Host }, { defaultExtensions }] = await Promise.all([
+      import('./host.js'),
+      import('./defaultExtensions.js'),
+    ]);
     host = await Host.start({
       appDir,
       port: flags.port,
