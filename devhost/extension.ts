@@ -55,8 +55,20 @@ export interface HostServices {
 
 /**
  * A part of the host that drives some trigger types (Durable, Service Bus, storage, ...).
- * The host starts extensions after the app loaded and before it serves, and stops them in
- * reverse order on shutdown.
+ *
+ * Lifecycle, in the order the host runs it:
+ * 1. the app loads; every binding's `%Setting%` expressions are resolved in place (extensions read
+ *    resolved values from `fn.metadata.bindings`);
+ * 2. functions whose bindings no extension declares (`triggerTypes`, `bindingTypes`) are disabled
+ *    (`invoker.disabledReason(name)` says why): extensions must skip disabled functions;
+ * 3. appStart hooks run, then the host listens (so `routes.origin` is known), then `start()` runs
+ *    for each extension in order; requests answer 503 until every extension has started;
+ * 4. on SIGINT/SIGTERM: the HTTP listener and timers stop, `invoker.drain()` waits for running
+ *    invocations and refuses new ones (`HostShuttingDownError`; treat that as "not run, retry after
+ *    restart"), appTerminate hooks run, then `stop()` runs for each extension in reverse order.
+ *
+ * Time: use `services.clock` for every due time (durable timers, lock renewals, visibility
+ * timeouts), so `--clock manual` and `POST /admin/clock` drive extensions and timer triggers alike.
  */
 export interface HostExtension {
   readonly name: string;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { HostHttpResponse } from '../extension';
 import type { Logger } from '../logger';
-import type { FunctionInvoker } from '../worker/invoker';
+import { HostShuttingDownError, type FunctionInvoker, type InvocationOutcome } from '../worker/invoker';
 import type { FunctionRouteTable, HttpFunctionRoute } from './functionRoutes';
 import type { HostRouteTable } from './hostRoutes';
 import { flattenHeaders, toRpcHttpRequest, writeRpcHttpResponse } from './rpcHttp';
@@ -154,10 +154,18 @@ export class HostHttpServer {
       send(res, { status: 503, body: 'devhost is shutting down.' });
       return;
     }
-    const outcome = await invoker.invoke({
-      functionName: name,
-      triggerData: { http: toRpcHttpRequest(req, url, body, params) },
-    });
+    let outcome: InvocationOutcome;
+    try {
+      outcome = await invoker.invoke({
+        functionName: name,
+        triggerData: { http: toRpcHttpRequest(req, url, body, params) },
+      });
+    } catch (err) {
+      if (!(err instanceof HostShuttingDownError)) throw err;
+      res.setHeader('connection', 'close');
+      send(res, { status: 503, body: 'devhost is shutting down.' });
+      return;
+    }
     if (this.#state === 'stopping') res.setHeader('connection', 'close');
     if (outcome.error) {
       // The invoker has logged the failure with its invocation id; the caller sees a bare 500, as on Azure.

@@ -66,6 +66,11 @@ export class FunctionDisabledError extends Error {
   override readonly name = 'FunctionDisabledError';
 }
 
+/** The host is stopping: the invocation did not run (extensions keep such work for the next start). */
+export class HostShuttingDownError extends Error {
+  override readonly name = 'HostShuttingDownError';
+}
+
 export interface InvokerOptions {
   /** host.json functionTimeout; undefined means unbounded. */
   functionTimeoutMs?: number;
@@ -147,7 +152,8 @@ export class FunctionInvoker {
     const disabledReason = this.disabledReason(fn.metadata.name);
     if (disabledReason)
       throw new FunctionDisabledError(`Function "${fn.metadata.name}" is disabled: ${disabledReason}`);
-    if (!this.#accepting) throw new Error('The host is shutting down and takes no new invocations.');
+    if (!this.#accepting)
+      throw new HostShuttingDownError('The host is shutting down and takes no new invocations.');
     const run = this.#run(fn, request);
     this.#inflight.add(run);
     try {
