@@ -97,7 +97,7 @@ void describe('Service Bus trigger on the embedded broker', () => {
     host = await startServiceBusHost();
     const sessions = ['sea:1', 'sea:2', 'eu:3', 'eu:4'];
     const perSession = 8;
-    const sleepMs = 25;
+    const sleepMs = 40;
     const started = Date.now();
     for (let v = 1; v <= perSession; v++) {
       // Interleaved sends, as orders change independently; one version fails once to prove retries keep the order.
