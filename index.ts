@@ -3,11 +3,14 @@
 import { app } from '@azure/functions';
 import { registerActivities } from './activities/index.js';
 import { createRuntime } from './activities/runtime.js';
+import { withLocalDefaults } from './config/localDefaults.js';
 import { loadConfig } from './config/loadConfig.js';
 import './orchestrators/index.js';
 import { registerTriggers } from './triggers/index.js';
 
-const runtime = createRuntime(loadConfig(process.env));
+const local = withLocalDefaults(process.env);
+for (const note of local.notes) console.log(`region-sync: ${note}`);
+const runtime = createRuntime(loadConfig(local.env));
 registerActivities(runtime);
 registerTriggers(runtime);
 app.hook.appTerminate(async () => {

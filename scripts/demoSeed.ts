@@ -152,7 +152,7 @@ export async function seedDemo(
               customer_id: `CUST-${region.id}-${i % 7}`,
               customer_name: `Customer ${region.id} ${i % 7}`,
               customer_email: `c${i % 7}@${region.id}.example`,
-              customer_phone: `+00 ${1000 + i}`,
+              customer_phone: `+${10 + topology.regions.indexOf(region)} 555 ${1000 + i}`,
               shipping_address: `${i} Main Street, ${region.displayName}`,
               currency: 'USD',
               total_amount: 30 + i,
