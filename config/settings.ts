@@ -31,6 +31,13 @@ export const SETTING = {
   stagingContainer: 'REGION_SYNC_STAGING_CONTAINER',
   /** Staged pages older than this many days are purged. Default 7. */
   stagingRetentionDays: 'REGION_SYNC_STAGING_RETENTION_DAYS',
+  /**
+   * Order sync: how long (ms) versions that arrive ahead of a missing one wait for it before the
+   * newest is applied anyway. Default 2000.
+   */
+  orderGapWaitMs: 'REGION_SYNC_ORDER_GAP_WAIT_MS',
+  /** Order sync: blob container keeping refused order events (the app's dead letters). Default `order-deadletters`. */
+  orderDeadLetterContainer: 'REGION_SYNC_ORDER_DEADLETTER_CONTAINER',
   /** The Functions host's storage; only read as the staging fallback. */
   webJobsStorage: 'AzureWebJobsStorage',
   /**
