@@ -5,7 +5,7 @@
  */
 import * as df from 'durable-functions';
 
-export type RetryProfileName = 'sqlRead' | 'sqlWrite' | 'blobIo' | 'planning';
+export type RetryProfileName = 'sqlRead' | 'sqlWrite' | 'blobIo' | 'planning' | 'orderStep' | 'compensation';
 
 interface ProfileSpec {
   /** First retry after this many ms. */
@@ -24,6 +24,10 @@ const SPECS: Readonly<Record<RetryProfileName, ProfileSpec>> = {
   blobIo: { firstMs: 500, attempts: 5, backoff: 2, maxIntervalMs: 15_000 },
   /** Topology look-ups: only a transient store open failure can make them fail. */
   planning: { firstMs: 1_000, attempts: 3, backoff: 2, maxIntervalMs: 10_000 },
+  /** Order saga steps: the latency goal is under a second, so the first retry comes quickly. */
+  orderStep: { firstMs: 200, attempts: 6, backoff: 2, maxIntervalMs: 10_000 },
+  /** Saga compensations must not give up early: an undone step left in place is data drift. */
+  compensation: { firstMs: 500, attempts: 10, backoff: 2, maxIntervalMs: 60_000 },
 };
 
 const built = new Map<RetryProfileName, df.RetryOptions>();
