@@ -241,28 +241,41 @@ export class StorageExtension implements HostExtension {
   async #ensureAzurite(services: HostServices): Promise<void> {
     const ports =
       this.options.azuritePorts ?? parsePorts(lookupSetting(services.settings, 'DEVHOST_AZURITE_PORTS'));
-    const missing: AzuriteService[] = [];
-    for (const service of ['blob', 'queue', 'table'] as const) {
-      if (ports[service] === 0 || !(await isListening(ports[service]))) missing.push(service);
-    }
     const inMemory = services.dataDir === ':memory:';
     const location = inMemory ? 'memory' : path.resolve(services.appDir, services.dataDir, 'azurite');
+    let missing: AzuriteService[] = [];
     let bound = { ...ports };
-    if (missing.length > 0) {
-      this.#azurite = await startAzurite({
-        inMemory,
-        location: inMemory ? undefined : location,
-        blobPort: ports.blob,
-        queuePort: ports.queue,
-        tablePort: ports.table,
-        services: missing,
-      });
+    // Several hosts starting at once (parallel tests, two terminals) race for the ports: whoever
+    // loses finds the winner's emulator listening on the next look and uses it.
+    for (let attempt = 1; ; attempt++) {
+      missing = [];
+      for (const service of ['blob', 'queue', 'table'] as const) {
+        if (ports[service] === 0 || !(await isListening(ports[service]))) missing.push(service);
+      }
+      if (missing.length === 0) break;
+      try {
+        this.#azurite = await startAzurite({
+          inMemory,
+          location: inMemory ? undefined : location,
+          blobPort: ports.blob,
+          queuePort: ports.queue,
+          tablePort: ports.table,
+          services: missing,
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) {
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          continue;
+        }
+        throw new Error(`Could not start Azurite for development storage: ${(err as Error).message}`);
+      }
       const portOf = (url: string) => Number(new URL(url).port);
       bound = {
         blob: portOf(this.#azurite.blobEndpoint),
         queue: portOf(this.#azurite.queueEndpoint),
         table: portOf(this.#azurite.tableEndpoint),
       };
+      break;
     }
     const endpoints = emulatorEndpoints(bound);
     this.#developmentConnectionString = emulatorConnectionString(endpoints);

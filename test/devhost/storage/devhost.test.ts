@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
@@ -66,5 +67,47 @@ void describe('devhost start with storage bindings (child process)', () => {
     const exit = await host.stop();
     assert.equal(exit.code, 0);
     assert.equal(await isListening(ports.blob), true);
+  });
+});
+
+/** Three ports nothing listens on right now. */
+async function freePorts(): Promise<number[]> {
+  const servers = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<Server>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+void describe('two devhosts starting at once with UseDevelopmentStorage=true', () => {
+  void it('both start: one runs Azurite, the other uses it', async () => {
+    const ports = await freePorts();
+    const env = { DEVHOST_AZURITE_PORTS: ports.join(',') };
+    const hosts = await Promise.all([
+      startDevhost({ appDir: STORAGE_APP, env }),
+      startDevhost({ appDir: STORAGE_APP, env }),
+    ]);
+    try {
+      assert.equal(await isListening(ports[0]!), true);
+      const queues = QueueServiceClient.fromConnectionString(
+        `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint=http://127.0.0.1:${ports[1]}/devstoreaccount1`,
+      );
+      await queues.getQueueClient('shout-in').createIfNotExists();
+      await queues.getQueueClient('shout-in').sendMessage(Buffer.from('race').toString('base64'));
+      const out = await eventually(async () => {
+        const all = await peekAll(queues.getQueueClient('shout-out'));
+        return all.length > 0 ? all : undefined;
+      }, 'one of the two hosts to process the message');
+      assert.deepEqual(out, ['RACE']);
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+    }
   });
 });
