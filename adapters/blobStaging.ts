@@ -1,155 +1,175 @@
 /**
- * BlobStaging over @azure/storage-blob: each extracted page is one block blob of gzip JSON lines
- * (one SyncRow a line) at `{flow}/{runId}/{source}-{target}/{table}/{page:000000}.jsonl.gz`.
- * Writing the same page again overwrites it, so a retried extract is harmless. Reports of full
- * compares live beside the pages under `{flow}/{runId}/report.json`.
+ * BlobStaging over Azure Blob Storage (Azurite locally): each extracted page is one block blob of
+ * gzip-compressed JSON lines, named `{flow}/{runId}/{table}/{source}-{target}/{page}.jsonl.gz`.
+ * The name is deterministic, so a retried extract overwrites its own page instead of adding one.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import { DefaultAzureCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
 import { SyncError } from '../sync/errors.js';
 import type { SyncRow } from '../sync/model.js';
 import type { BlobStaging, PageRef, StagedPage } from '../sync/ports.js';
 
-/** Translates storage errors into the taxonomy (STYLE §7) through an allow-list of statuses. */
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** Blob name segments come from config and run ids: no `/`, no `..`, nothing surprising. */
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+
+function segment(kind: string, value: string): string {
+  if (!SEGMENT.test(value) || value.includes('..')) {
+    throw new SyncError('invalid-config', `refused ${kind} ${JSON.stringify(value)} in a staging blob name`);
+  }
+  return value;
+}
+
+/** Translates storage errors (HTTP status / Node socket codes) into the taxonomy. */
 export function translateBlobError(e: unknown, what: string): SyncError {
   if (e instanceof SyncError) return e;
   const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-  const status = e instanceof RestError ? e.statusCode : undefined;
-  const code = (e as { code?: unknown })?.code;
-  if (status === 404) return new SyncError('not-found', message, { cause: e });
-  if (status === 401 || status === 403) return new SyncError('auth', message, { cause: e });
-  if (status === 429 || status === 503) return new SyncError('throttled', message, { cause: e });
-  if (status === 408 || status === 500) return new SyncError('timeout', message, { cause: e });
+  if (e instanceof RestError || (typeof e === 'object' && e !== null && 'statusCode' in e)) {
+    const status = (e as { statusCode?: number }).statusCode;
+    if (status === 404) return new SyncError('not-found', message, { cause: e });
+    if (status === 401 || status === 403) return new SyncError('auth', message, { cause: e });
+    if (status === 409 || status === 412) return new SyncError('conflict', message, { cause: e });
+    if (status === 429 || status === 503) return new SyncError('throttled', message, { cause: e });
+    if (status === 408) return new SyncError('timeout', message, { cause: e });
+    if (status !== undefined && status >= 500) return new SyncError('connection', message, { cause: e });
+  }
+  const code = (e as { code?: unknown } | null)?.code;
   if (
-    code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET' ||
-    code === 'ETIMEDOUT' ||
-    code === 'REQUEST_SEND_ERROR'
-  )
-    return new SyncError('connection', message, { cause: e });
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+  ) {
+    return new SyncError(code === 'ETIMEDOUT' ? 'timeout' : 'connection', message, { cause: e });
+  }
   return new SyncError('unknown', message, { cause: e });
 }
 
-export interface BlobStagingOptions {
-  /** Connection string (UseDevelopmentStorage=true included), or a ready service client. */
-  readonly connectionString?: string;
-  readonly serviceClient?: BlobServiceClient;
-  readonly container: string;
+function isSyncRow(x: unknown): x is SyncRow {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return (
+    typeof r.values === 'object' &&
+    r.values !== null &&
+    typeof r.modifiedAt === 'string' &&
+    typeof r.originRegion === 'string' &&
+    typeof r.isDeleted === 'boolean'
+  );
 }
 
-const pad = (n: number) => String(n).padStart(6, '0');
-
 export class AzureBlobStaging implements BlobStaging {
-  private readonly container: ContainerClient;
-  private initialised: Promise<void> | null = null;
+  constructor(private readonly container: ContainerClient) {}
 
-  constructor(options: BlobStagingOptions) {
+  /** From a connection string (or `UseDevelopmentStorage=true`) or, in Azure, an account URL + managed identity. */
+  static create(options: {
+    connectionString: string | null;
+    accountUrl: string | null;
+    container: string;
+  }): AzureBlobStaging {
     const service =
-      options.serviceClient ??
-      BlobServiceClient.fromConnectionString(options.connectionString ?? 'UseDevelopmentStorage=true');
-    this.container = service.getContainerClient(options.container);
+      options.accountUrl !== null
+        ? new BlobServiceClient(options.accountUrl, new DefaultAzureCredential())
+        : BlobServiceClient.fromConnectionString(options.connectionString ?? 'UseDevelopmentStorage=true');
+    return new AzureBlobStaging(service.getContainerClient(options.container));
+  }
+
+  static blobName(ref: PageRef): string {
+    if (!Number.isInteger(ref.page) || ref.page < 0)
+      throw new SyncError('invalid-config', `invalid page ${ref.page}`);
+    return [
+      segment('flow', ref.flow),
+      segment('run id', ref.runId),
+      segment('table', ref.table),
+      `${segment('source', ref.source)}-${segment('target', ref.target)}`,
+      `${String(ref.page).padStart(8, '0')}.jsonl.gz`,
+    ].join('/');
   }
 
   async init(): Promise<void> {
-    this.initialised ??= this.container
-      .createIfNotExists()
-      .then(() => undefined)
-      .catch((e: unknown) => {
-        this.initialised = null;
-        throw translateBlobError(e, `create container ${this.container.containerName}`);
-      });
-    return this.initialised;
-  }
-
-  static pageName(ref: PageRef): string {
-    return `${ref.flow}/${ref.runId}/${ref.source}-${ref.target}/${ref.table}/${pad(ref.page)}.jsonl.gz`;
+    try {
+      await this.container.createIfNotExists();
+    } catch (e) {
+      throw translateBlobError(e, 'create staging container');
+    }
   }
 
   async writePage(ref: PageRef, rows: readonly SyncRow[]): Promise<StagedPage> {
-    await this.init();
-    const blob = AzureBlobStaging.pageName(ref);
-    const body = gzipSync(Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'), 'utf8'), { level: 1 });
+    const blob = AzureBlobStaging.blobName(ref);
+    let text = '';
+    for (const r of rows) text += `${JSON.stringify(r)}\n`;
+    const body = await gzipAsync(Buffer.from(text, 'utf8'));
     try {
       await this.container.getBlockBlobClient(blob).uploadData(body, {
         blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
+        metadata: { rows: String(rows.length) },
       });
     } catch (e) {
-      throw translateBlobError(e, `stage ${blob}`);
+      throw translateBlobError(e, `write ${blob}`);
     }
     return { blob, rows: rows.length, bytes: body.length };
   }
 
   async readPage(blob: string): Promise<SyncRow[]> {
-    await this.init();
-    let raw: Buffer;
+    let compressed: Buffer;
     try {
-      raw = await this.container.getBlockBlobClient(blob).downloadToBuffer();
+      compressed = await this.container.getBlockBlobClient(blob).downloadToBuffer();
     } catch (e) {
-      throw translateBlobError(e, `read staged ${blob}`);
+      throw translateBlobError(e, `read ${blob}`);
     }
-    const text = gunzipSync(raw).toString('utf8');
-    return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as SyncRow);
+    const text = (await gunzipAsync(compressed)).toString('utf8');
+    const rows: SyncRow[] = [];
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const parsed: unknown = JSON.parse(line);
+      if (!isSyncRow(parsed)) throw new SyncError('schema', `staged page ${blob} holds a malformed row`);
+      rows.push(parsed);
+    }
+    return rows;
   }
 
-  async writeJson(name: string, value: unknown): Promise<string> {
-    await this.init();
-    const body = Buffer.from(JSON.stringify(value, null, 2), 'utf8');
+  private async list(prefix: string | undefined): Promise<{ name: string; lastModified: Date }[]> {
+    const out: { name: string; lastModified: Date }[] = [];
     try {
-      await this.container
-        .getBlockBlobClient(name)
-        .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+      for await (const b of this.container.listBlobsFlat(prefix === undefined ? {} : { prefix })) {
+        out.push({ name: b.name, lastModified: b.properties.lastModified });
+      }
     } catch (e) {
-      throw translateBlobError(e, `write ${name}`);
+      throw translateBlobError(e, `list ${prefix ?? '(all)'}`);
     }
-    return name;
-  }
-
-  async readJson(name: string): Promise<unknown> {
-    await this.init();
-    try {
-      const raw = await this.container.getBlockBlobClient(name).downloadToBuffer();
-      return JSON.parse(raw.toString('utf8')) as unknown;
-    } catch (e) {
-      throw translateBlobError(e, `read ${name}`);
-    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async listRunPages(flow: string, runId: string): Promise<string[]> {
-    await this.init();
-    const names: string[] = [];
-    try {
-      for await (const b of this.container.listBlobsFlat({ prefix: `${flow}/${runId}/` }))
-        if (b.name.endsWith('.jsonl.gz')) names.push(b.name);
-    } catch (e) {
-      throw translateBlobError(e, `list ${flow}/${runId}`);
+    return (await this.list(`${segment('flow', flow)}/${segment('run id', runId)}/`)).map((b) => b.name);
+  }
+
+  private async deleteAll(names: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const name of names) {
+      try {
+        const res = await this.container.getBlockBlobClient(name).deleteIfExists();
+        if (res.succeeded) n++;
+      } catch (e) {
+        throw translateBlobError(e, `delete ${name}`);
+      }
     }
-    return names.sort();
+    return n;
   }
 
   async deleteRun(flow: string, runId: string): Promise<number> {
-    const names = await this.listRunPages(flow, runId);
-    for (const n of names)
-      await this.container.deleteBlob(n).catch((e: unknown) => {
-        throw translateBlobError(e, `delete ${n}`);
-      });
-    return names.length;
+    return this.deleteAll(await this.listRunPages(flow, runId));
   }
 
   async purgeOlderThan(cutoff: string): Promise<number> {
-    await this.init();
     const limit = Date.parse(cutoff);
-    let n = 0;
-    try {
-      for await (const b of this.container.listBlobsFlat()) {
-        if (b.name.endsWith('.jsonl.gz') && (b.properties.lastModified?.getTime() ?? Infinity) < limit) {
-          await this.container.deleteBlob(b.name);
-          n++;
-        }
-      }
-    } catch (e) {
-      throw translateBlobError(e, 'purge staged pages');
-    }
-    return n;
+    if (Number.isNaN(limit))
+      throw new SyncError('invalid-config', `invalid cutoff ${JSON.stringify(cutoff)}`);
+    const old = (await this.list(undefined))
+      .filter((b) => b.lastModified.getTime() < limit)
+      .map((b) => b.name);
+    return this.deleteAll(old);
   }
 }

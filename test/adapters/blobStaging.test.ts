@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { AzureBlobStaging } from '../../adapters/blobStaging.js';
+import { SyncError } from '../../sync/errors.js';
+import type { SyncRow } from '../../sync/model.js';
+import type { PageRef } from '../../sync/ports.js';
+import type { RunningAzurite } from '../support/storeAzurite.js';
+import { startAzuriteBlob } from '../support/storeAzurite.js';
+import { priceRow } from '../support/syncFixtures.js';
+
+describe('BlobStaging conformance: Azurite (in-process, in-memory, free loopback port)', () => {
+  let azurite: RunningAzurite;
+  let staging: AzureBlobStaging;
+  const ref = (page: number, runId = 'pricing-2026-11-27', target = 'sea'): PageRef => ({
+    flow: 'pricing',
+    runId,
+    table: 'price_list',
+    source: 'cn',
+    target,
+    page,
+  });
+
+  before(async () => {
+    azurite = await startAzuriteBlob();
+    staging = AzureBlobStaging.create({
+      connectionString: azurite.connectionString,
+      accountUrl: null,
+      container: 'sync-staging',
+    });
+    await staging.init();
+    await staging.init(); // idempotent
+  });
+  after(async () => {
+    await azurite.stop();
+  });
+
+  it('writes a page as gzip JSON lines and reads the same rows back', async () => {
+    const rows: SyncRow[] = Array.from({ length: 500 }, (_, i) => priceRow(i));
+    rows.push({
+      ...priceRow(9),
+      values: { ...priceRow(9).values, price_book: 'line\nbreak "quoted" ✓ 字段' },
+      isDeleted: true,
+    });
+    const staged = await staging.writePage(ref(0), rows);
+    assert.equal(staged.rows, 501);
+    assert.ok(staged.bytes > 0 && staged.bytes < JSON.stringify(rows).length / 3, 'compressed');
+    assert.deepEqual(await staging.readPage(staged.blob), rows);
+    // Really gzip JSON lines on the wire.
+    const raw = await BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient('sync-staging')
+      .getBlockBlobClient(staged.blob)
+      .downloadToBuffer();
+    assert.deepEqual([...raw.subarray(0, 2)], [0x1f, 0x8b]);
+  });
+
+  it('rewriting a page replaces it (retried extract), and empty pages round-trip', async () => {
+    const a = await staging.writePage(ref(1), [priceRow(1)]);
+    const b = await staging.writePage(ref(1), [priceRow(2), priceRow(3)]);
+    assert.equal(a.blob, b.blob);
+    assert.deepEqual(await staging.readPage(b.blob), [priceRow(2), priceRow(3)]);
+    const empty = await staging.writePage(ref(2), []);
+    assert.deepEqual(await staging.readPage(empty.blob), []);
+  });
+
+  it("lists a run's pages in order and deletes only that run", async () => {
+    const run = 'orders-2026-11-28';
+    for (const p of [2, 0, 10, 1]) await staging.writePage(ref(p, run), [priceRow(p)]);
+    await staging.writePage(ref(0, `${run}-other`), [priceRow(0)]);
+    const pages = await staging.listRunPages('pricing', run);
+    assert.equal(pages.length, 4);
+    assert.deepEqual(pages, [...pages].sort());
+    assert.ok(pages[3]!.endsWith('00000010.jsonl.gz'));
+    assert.equal(await staging.deleteRun('pricing', run), 4);
+    assert.deepEqual(await staging.listRunPages('pricing', run), []);
+    assert.equal((await staging.listRunPages('pricing', `${run}-other`)).length, 1);
+  });
+
+  it('retention purges pages older than the cutoff and keeps newer ones', async () => {
+    await staging.writePage(ref(0, 'retention-run'), [priceRow(1)]);
+    assert.equal(await staging.purgeOlderThan('2000-01-01T00:00:00.000Z'), 0);
+    assert.ok((await staging.listRunPages('pricing', 'retention-run')).length === 1);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    assert.ok((await staging.purgeOlderThan(future)) >= 1);
+    assert.deepEqual(await staging.listRunPages('pricing', 'retention-run'), []);
+  });
+
+  it('reports a missing page as a non-retryable not-found, and refuses path tricks in names', async () => {
+    await assert.rejects(
+      staging.readPage('pricing/none/price_list/cn-sea/00000000.jsonl.gz'),
+      (e: unknown) => {
+        return e instanceof SyncError && e.code === 'not-found' && !e.retryable;
+      },
+    );
+    await assert.rejects(
+      staging.writePage(ref(0, '../../etc'), []),
+      (e: unknown) => e instanceof SyncError && e.code === 'invalid-config',
+    );
+    await assert.rejects(
+      staging.writePage({ ...ref(0), table: 'a/b' }, []),
+      (e: unknown) => e instanceof SyncError,
+    );
+  });
+});
