@@ -33,3 +33,8 @@ export class BindingSupport {
     return problems;
   }
 }
+
+/** The function's trigger binding, if it has exactly one place to look (never throws). */
+export function triggerOf(fn: RegisteredFunction): BindingInfo | undefined {
+  return Object.values(fn.metadata.bindings).find((b) => isTrigger(b.type));
+}

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { addAdminRoutes } from './admin/adminRoutes';
-import { BindingSupport } from './bindings';
+import { BindingSupport, triggerOf } from './bindings';
 import { SystemClock, type Clock } from './clock';
 import type { HostExtension, HostServices } from './extension';
 import { FunctionRouteTable } from './http/functionRoutes';
@@ -11,7 +11,7 @@ import { applyLocalSettings, HostConfigError, readHostJson, resolveBindingExpres
 import { validateTimeZone } from './timer/schedule';
 import { TimerService } from './timer/timerService';
 import type { AppRegistry } from './worker/coreApi';
-import { FunctionInvoker, triggerBinding } from './worker/invoker';
+import { FunctionInvoker } from './worker/invoker';
 import { loadApp } from './worker/loader';
 
 export interface HostOptions {
@@ -130,16 +130,17 @@ export class Host {
     const timers = new TimerService({ invoker, clock, logger, dataDir, timeZone });
     for (const fn of registry.list()) {
       const name = fn.metadata.name;
-      if (invoker.disabledReason(name)) continue;
-      const type = triggerBinding(fn)[1].type.toLowerCase();
+      const disabled = invoker.disabledReason(name) !== undefined;
+      const type = triggerOf(fn)?.type.toLowerCase();
       try {
+        // A disabled HTTP function keeps its route, which answers 503 with the reason.
         if (type === 'httptrigger') functionRoutes.add(fn);
-        else if (type === 'timertrigger') {
+        else if (type === 'timertrigger' && !disabled) {
           if (timeZoneProblem) throw new Error(timeZoneProblem);
           timers.add(fn);
         }
       } catch (err) {
-        disable(name, (err as Error).message);
+        if (!disabled) disable(name, (err as Error).message);
       }
     }
 
@@ -222,7 +223,7 @@ export class Host {
     }
 
     const functionUrls: FunctionUrl[] = registry.list().map((fn) => {
-      const trigger = triggerBinding(fn)[1].type;
+      const trigger = triggerOf(fn)?.type ?? '(no trigger)';
       const route = functionRoutes.entries.find((e) => e.fn === fn);
       const disabledReason = invoker.disabledReason(fn.metadata.name);
       return {

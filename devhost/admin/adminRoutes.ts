@@ -5,7 +5,8 @@ import type { Logger } from '../logger';
 import type { FunctionRouteTable } from '../http/functionRoutes';
 import type { TimerService } from '../timer/timerService';
 import type { AppRegistry, RegisteredFunction } from '../worker/coreApi';
-import { triggerBinding, type FunctionInvoker } from '../worker/invoker';
+import { triggerOf } from '../bindings';
+import type { FunctionInvoker } from '../worker/invoker';
 
 export interface AdminContext {
   registry: AppRegistry;
@@ -91,7 +92,8 @@ async function invokeFromAdmin(req: HostHttpRequest, ctx: AdminContext): Promise
     return { status: 400, body: { error: 'The body must be JSON: {"input": ...}.' } };
   }
   const input = (body as { input?: unknown }).input;
-  const [, trigger] = triggerBinding(fn);
+  const trigger = triggerOf(fn);
+  if (!trigger) return { status: 400, body: { error: `"${name}" has no trigger.` } };
   const type = trigger.type.toLowerCase();
   if (type === 'httptrigger') {
     return { status: 400, body: { error: `"${name}" is an HTTP function; call its route instead.` } };
@@ -123,8 +125,7 @@ async function invokeFromAdmin(req: HostHttpRequest, ctx: AdminContext): Promise
 
 export function describeFunction(fn: RegisteredFunction, ctx: AdminContext): Record<string, unknown> {
   const name = fn.metadata.name;
-  const [, trigger] = triggerBinding(fn);
-  const type = trigger.type;
+  const type = triggerOf(fn)?.type ?? '(no trigger)';
   const disabled = ctx.invoker.disabledReason(name);
   const info: Record<string, unknown> = {
     name,

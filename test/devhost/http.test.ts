@@ -136,6 +136,12 @@ describe('devhost serving the JavaScript fixture app over HTTP', () => {
     assert.match(((await invoke.json()) as { error: string }).error, /cosmosDBTrigger/);
   });
 
+  it('answers 503 with the reason on the route of a disabled HTTP function', async () => {
+    const response = await fetch(api('orders/17'));
+    assert.equal(response.status, 503);
+    assert.match(await response.text(), /Function "orderDocument" is disabled: .*"cosmosDB" \(in\)/);
+  });
+
   it('disables a function whose %Setting% is not defined', async () => {
     await host.waitForOutput(/Function "orphanTimer" is disabled: .*%SETTING_NOBODY_DEFINED%/);
     const invoke = await postJson(`${host.origin}/admin/functions/orphanTimer`, { input: null });
