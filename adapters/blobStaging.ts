@@ -1,7 +1,10 @@
 /**
  * BlobStaging over Azure Blob Storage (Azurite locally): each extracted page is one block blob of
- * gzip-compressed JSON lines, named `{flow}/{runId}/{table}/{source}-{target}/{page}.jsonl.gz`.
- * The name is deterministic, so a retried extract overwrites its own page instead of adding one.
+ * gzip-compressed JSON lines (one SyncRow a line), named
+ * `{flow}/{runId}/{source}-{target}/{table}/{page:000000}.jsonl.gz`. The name is deterministic,
+ * so a retried extract overwrites its own page instead of adding one. Reports of full compares
+ * live beside the pages (`writeJson`/`readJson`, e.g. `{flow}/{runId}/report.json`) and are not
+ * touched by page listing, deletion or retention.
  */
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
@@ -35,13 +38,21 @@ export function translateBlobError(e: unknown, what: string): SyncError {
     if (status === 401 || status === 403) return new SyncError('auth', message, { cause: e });
     if (status === 409 || status === 412) return new SyncError('conflict', message, { cause: e });
     if (status === 429 || status === 503) return new SyncError('throttled', message, { cause: e });
-    if (status === 408) return new SyncError('timeout', message, { cause: e });
+    if (status === 408 || status === 500) return new SyncError('timeout', message, { cause: e });
     if (status !== undefined && status >= 500) return new SyncError('connection', message, { cause: e });
   }
   const code = (e as { code?: unknown } | null)?.code;
   if (
     typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'REQUEST_SEND_ERROR',
+    ].includes(code)
   ) {
     return new SyncError(code === 'ETIMEDOUT' ? 'timeout' : 'connection', message, { cause: e });
   }
@@ -60,44 +71,83 @@ function isSyncRow(x: unknown): x is SyncRow {
   );
 }
 
-export class AzureBlobStaging implements BlobStaging {
-  constructor(private readonly container: ContainerClient) {}
+export interface BlobStagingOptions {
+  /** Connection string (`UseDevelopmentStorage=true` included). */
+  readonly connectionString?: string | null;
+  /** Blob endpoint for identity-based access (managed identity via DefaultAzureCredential). */
+  readonly accountUrl?: string | null;
+  /** A ready service client (tests, custom pipelines); wins over the two above. */
+  readonly serviceClient?: BlobServiceClient;
+  readonly container: string;
+}
 
-  /** From a connection string (or `UseDevelopmentStorage=true`) or, in Azure, an account URL + managed identity. */
-  static create(options: {
-    connectionString: string | null;
-    accountUrl: string | null;
-    container: string;
-  }): AzureBlobStaging {
+const PAGE_SUFFIX = '.jsonl.gz';
+
+export class AzureBlobStaging implements BlobStaging {
+  private readonly container: ContainerClient;
+  private initialised: Promise<void> | null = null;
+
+  constructor(options: BlobStagingOptions) {
     const service =
-      options.accountUrl !== null
+      options.serviceClient ??
+      (options.accountUrl !== undefined && options.accountUrl !== null
         ? new BlobServiceClient(options.accountUrl, new DefaultAzureCredential())
-        : BlobServiceClient.fromConnectionString(options.connectionString ?? 'UseDevelopmentStorage=true');
-    return new AzureBlobStaging(service.getContainerClient(options.container));
+        : BlobServiceClient.fromConnectionString(options.connectionString ?? 'UseDevelopmentStorage=true'));
+    this.container = service.getContainerClient(options.container);
   }
 
-  static blobName(ref: PageRef): string {
+  /** Deterministic blob name of a page; every segment is checked (no `/`, no `..`). */
+  static pageName(ref: PageRef): string {
     if (!Number.isInteger(ref.page) || ref.page < 0)
       throw new SyncError('invalid-config', `invalid page ${ref.page}`);
     return [
       segment('flow', ref.flow),
       segment('run id', ref.runId),
-      segment('table', ref.table),
       `${segment('source', ref.source)}-${segment('target', ref.target)}`,
-      `${String(ref.page).padStart(8, '0')}.jsonl.gz`,
+      segment('table', ref.table),
+      `${String(ref.page).padStart(6, '0')}${PAGE_SUFFIX}`,
     ].join('/');
   }
 
+  /** Creates the container once per instance (memoised; a failure is retried by the next call). */
   async init(): Promise<void> {
+    this.initialised ??= this.container
+      .createIfNotExists()
+      .then(() => undefined)
+      .catch((e: unknown) => {
+        this.initialised = null;
+        throw translateBlobError(e, `create container ${this.container.containerName}`);
+      });
+    return this.initialised;
+  }
+
+  /** Writes a JSON document (e.g. a reconciliation report) beside the pages; returns its name. */
+  async writeJson(name: string, value: unknown): Promise<string> {
+    await this.init();
+    const body = Buffer.from(JSON.stringify(value, null, 2), 'utf8');
     try {
-      await this.container.createIfNotExists();
+      await this.container
+        .getBlockBlobClient(name)
+        .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } });
     } catch (e) {
-      throw translateBlobError(e, 'create staging container');
+      throw translateBlobError(e, `write ${name}`);
+    }
+    return name;
+  }
+
+  async readJson(name: string): Promise<unknown> {
+    await this.init();
+    try {
+      const raw = await this.container.getBlockBlobClient(name).downloadToBuffer();
+      return JSON.parse(raw.toString('utf8')) as unknown;
+    } catch (e) {
+      throw translateBlobError(e, `read ${name}`);
     }
   }
 
   async writePage(ref: PageRef, rows: readonly SyncRow[]): Promise<StagedPage> {
-    const blob = AzureBlobStaging.blobName(ref);
+    await this.init();
+    const blob = AzureBlobStaging.pageName(ref);
     let text = '';
     for (const r of rows) text += `${JSON.stringify(r)}\n`;
     const body = await gzipAsync(Buffer.from(text, 'utf8'));
@@ -113,6 +163,7 @@ export class AzureBlobStaging implements BlobStaging {
   }
 
   async readPage(blob: string): Promise<SyncRow[]> {
+    await this.init();
     let compressed: Buffer;
     try {
       compressed = await this.container.getBlockBlobClient(blob).downloadToBuffer();
@@ -131,10 +182,11 @@ export class AzureBlobStaging implements BlobStaging {
   }
 
   private async list(prefix: string | undefined): Promise<{ name: string; lastModified: Date }[]> {
+    await this.init();
     const out: { name: string; lastModified: Date }[] = [];
     try {
       for await (const b of this.container.listBlobsFlat(prefix === undefined ? {} : { prefix })) {
-        out.push({ name: b.name, lastModified: b.properties.lastModified });
+        if (b.name.endsWith(PAGE_SUFFIX)) out.push({ name: b.name, lastModified: b.properties.lastModified });
       }
     } catch (e) {
       throw translateBlobError(e, `list ${prefix ?? '(all)'}`);

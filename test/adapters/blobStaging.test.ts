@@ -23,11 +23,7 @@ describe('BlobStaging conformance: Azurite (in-process, in-memory, free loopback
 
   before(async () => {
     azurite = await startAzuriteBlob();
-    staging = AzureBlobStaging.create({
-      connectionString: azurite.connectionString,
-      accountUrl: null,
-      container: 'sync-staging',
-    });
+    staging = new AzureBlobStaging({ connectionString: azurite.connectionString, container: 'sync-staging' });
     await staging.init();
     await staging.init(); // idempotent
   });
@@ -66,14 +62,17 @@ describe('BlobStaging conformance: Azurite (in-process, in-memory, free loopback
   it("lists a run's pages in order and deletes only that run", async () => {
     const run = 'orders-2026-11-28';
     for (const p of [2, 0, 10, 1]) await staging.writePage(ref(p, run), [priceRow(p)]);
+    // A report beside the pages is not a page: not listed, not deleted with them.
+    await staging.writeJson(`pricing/${run}/report.json`, { matched: 4 });
     await staging.writePage(ref(0, `${run}-other`), [priceRow(0)]);
     const pages = await staging.listRunPages('pricing', run);
     assert.equal(pages.length, 4);
     assert.deepEqual(pages, [...pages].sort());
-    assert.ok(pages[3]!.endsWith('00000010.jsonl.gz'));
+    assert.ok(pages[3]!.endsWith('/000010.jsonl.gz'));
     assert.equal(await staging.deleteRun('pricing', run), 4);
     assert.deepEqual(await staging.listRunPages('pricing', run), []);
     assert.equal((await staging.listRunPages('pricing', `${run}-other`)).length, 1);
+    assert.deepEqual(await staging.readJson(`pricing/${run}/report.json`), { matched: 4 });
   });
 
   it('retention purges pages older than the cutoff and keeps newer ones', async () => {
