@@ -28,16 +28,18 @@ export function durableSettings(
     hubName: typeof hub === 'string' && hub.trim() !== '' ? hub.trim() : 'TestHubName',
     maxConcurrentActivityFunctions: positive(durable.maxConcurrentActivityFunctions, perCore),
     maxConcurrentOrchestratorFunctions: positive(durable.maxConcurrentOrchestratorFunctions, perCore),
+    // Azure: 5000 outside the Consumption plan (50 there).
+    maxEntityOperationBatchSize: positive(durable.maxEntityOperationBatchSize, 5000),
   };
 }
 
 /**
- * The Durable Task backend as a host extension: runs orchestrator and activity functions from a
- * SQLite task hub, supplies the durableClient binding, and serves the Durable HTTP API.
+ * The Durable Task backend as a host extension: runs orchestrator, activity and entity functions
+ * from a SQLite task hub, supplies the durableClient binding, and serves the Durable HTTP API.
  */
 export class DurableExtension implements HostExtension {
   readonly name = 'durable';
-  readonly triggerTypes = ['orchestrationTrigger', 'activityTrigger'] as const;
+  readonly triggerTypes = ['orchestrationTrigger', 'activityTrigger', 'entityTrigger'] as const;
   readonly bindingTypes = ['durableClient', 'orchestrationClient'] as const;
   #engine: DurableEngine | undefined;
   #store: TaskHubStore | undefined;
@@ -86,7 +88,13 @@ export class DurableExtension implements HostExtension {
 
   /** Like Core Tools: invoking an orchestrator from the admin API starts a new instance. */
   async invokeFromAdmin(fn: RegisteredFunction, input: unknown): Promise<void> {
-    if (triggerBinding(fn)[1].type !== 'orchestrationTrigger') {
+    const type = triggerBinding(fn)[1].type;
+    if (type === 'entityTrigger') {
+      throw new Error(
+        `Function '${fn.metadata.name}' is an entity; signal it through the Durable HTTP API (POST /runtime/webhooks/durabletask/entities/${fn.metadata.name}/{key}?op=...).`,
+      );
+    }
+    if (type !== 'orchestrationTrigger') {
       throw new Error(
         `Function '${fn.metadata.name}' is an activity; activities run only when an orchestrator calls them.`,
       );

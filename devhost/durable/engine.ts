@@ -28,6 +28,8 @@ export interface EngineOptions {
   hubName: string;
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
+  /** host.json `maxEntityOperationBatchSize`: operations per entity invocation at most. */
+  maxEntityOperationBatchSize: number;
 }
 
 /** An error the client API turns into an HTTP status (D.4). */
@@ -48,6 +50,60 @@ interface InstanceBookkeeping {
   timers?: Record<string, number>;
   /** Task ids that were attempts of a retry chain (rewind leaves those alone). */
   retried?: number[];
+  /** The critical section the orchestration holds or is acquiring (lock(), C.4). */
+  lock?: { id: string; lockset: EntityRef[] };
+}
+
+interface EntityRef {
+  name: string;
+  key: string;
+}
+
+/**
+ * A message to an entity (C.3, C.4): field names follow the extension's RequestMessage. `kind`
+ * comes from the inbox row; an operation has `op`, a lock request `lockset`/`pos`.
+ */
+interface EntityMessage {
+  kind: 'op' | 'lock' | 'release';
+  op?: string;
+  id: string;
+  parent?: string;
+  parentExecution?: string;
+  signal?: boolean;
+  input?: string | null;
+  lockset?: EntityRef[];
+  pos?: number;
+}
+
+/** An entity's scheduler state, kept in its row's `state` (C.3). */
+interface EntityScheduler {
+  exists: boolean;
+  /** JSON text of the state, null when absent. */
+  state: string | null;
+  /** The orchestration holding the entity's lock. */
+  lockedBy: string | null;
+  /** Messages that arrived and wait (behind a lock, or behind a lock request). */
+  queue: EntityMessage[];
+}
+
+/** What an entity function resolves with (C.2). */
+interface EntityBatchResult {
+  entityExists: boolean;
+  entityState?: string;
+  results: { isError: boolean; result?: string }[];
+  signals: { target: EntityRef; name: string; input?: string }[];
+}
+
+const LOCK_ACQUIRED = JSON.stringify({ result: 'Lock Acquisition Completed' });
+
+/** `@name@key` with the name lower-cased, as Azure's EntityId does (C.1). */
+export function entityInstanceId(name: string, key: string): string {
+  return `@${name.toLowerCase()}@${key}`;
+}
+
+export function parseEntityInstanceId(id: string): EntityRef {
+  const at = id.indexOf('@', 1);
+  return { name: id.slice(1, at), key: id.slice(at + 1) };
 }
 
 interface RetryChain {
@@ -446,6 +502,7 @@ export class DurableEngine {
       this.store.transaction(() => messages.forEach((m) => this.store.deleteMessage(m.id)));
       return false;
     }
+    if (instanceId.startsWith('@')) return this.#entityStep(row, messages, now);
     const control = messages.find((m) => m.kind === 'control');
     if (control) {
       this.#applyControl(row, control);
@@ -611,6 +668,7 @@ export class DurableEngine {
     plan.row.history_count = oldCount + appendedJson.length;
     const outgoing = [...plan.messages];
     if (end === 'ContinuedAsNew') {
+      this.#releaseLocks(plan.book, plan.row, outgoing, ts);
       const newRow = this.#continueAsNew(plan, continueAsNew!);
       outgoing.push(this.#startMessage(newRow, ts));
       plan.row = newRow;
@@ -771,10 +829,63 @@ export class DurableEngine {
         return undefined;
       }
       case ActionType.CallEntity:
-      case ActionType.SignalEntity:
-      case ActionType.LockEntities:
-      case ActionType.ReleaseEntities:
-        return 'Durable entities are not supported by this devhost version yet.';
+      case ActionType.SignalEntity: {
+        const target = String(unit.instanceId ?? '');
+        const problem = this.#missingFunction(
+          parseEntityInstanceId(target).name,
+          'entityTrigger',
+          'an entity',
+        );
+        if (problem) return problem;
+        const id = plan.allocate();
+        const request: Record<string, unknown> = {
+          op: unit.operation ?? '',
+          id: randomUUID(),
+          parent: row.instance_id,
+          parentExecution: row.execution_id,
+        };
+        if (unit.actionType === ActionType.SignalEntity) request.signal = true;
+        // The action's raw input is JSON-encoded once; the entity's getInput parses it (C.4).
+        if (unit.input !== undefined && unit.input !== null) request.input = JSON.stringify(unit.input);
+        this.#sendToEntity(plan, id, 'op', target, request);
+        return undefined;
+      }
+      case ActionType.LockEntities: {
+        const lockset = ((unit.lockSet ?? []) as EntityRef[]).map((e) => ({
+          name: String(e.name).toLowerCase(),
+          key: String(e.key),
+        }));
+        for (const e of lockset) {
+          const problem = this.#missingFunction(e.name, 'entityTrigger', 'an entity');
+          if (problem) return problem;
+        }
+        const id = plan.allocate();
+        const lockId = String(unit.lockRequestId);
+        plan.book.lock = { id: lockId, lockset };
+        if (lockset.length === 0) return undefined;
+        this.#sendToEntity(plan, id, 'lock', entityInstanceId(lockset[0]!.name, lockset[0]!.key), {
+          id: lockId,
+          parent: row.instance_id,
+          parentExecution: row.execution_id,
+          lockset,
+          pos: 0,
+        });
+        return undefined;
+      }
+      case ActionType.ReleaseEntities: {
+        const lock = plan.book.lock;
+        if (!lock) return 'The orchestration released a lock it does not hold.';
+        delete plan.book.lock;
+        // One id per locked entity, in lock-set order (B.6c).
+        for (const e of lock.lockset) {
+          const id = plan.allocate();
+          this.#sendToEntity(plan, id, 'release', entityInstanceId(e.name, e.key), {
+            parent: row.instance_id,
+            id: lock.id,
+          });
+        }
+        return undefined;
+      }
       default:
         return `Unknown orchestrator action type ${unit.actionType}.`;
     }
@@ -996,6 +1107,7 @@ export class DurableEngine {
     const book = plan.book;
     delete book.retries;
     delete book.timers;
+    this.#releaseLocks(book, row, plan.messages, plan.ts);
     const parent = this.#parentNotification(row, status, outputJson, failure, plan.ts);
     if (parent) plan.messages.push(parent);
   }
@@ -1100,6 +1212,246 @@ export class DurableEngine {
     };
   }
 
+  // ---------------------------------------------------------------- entities (protocol C)
+
+  /** An orchestration's message to an entity: EventSent after the delivered events (C.4, B.7.5). */
+  #sendToEntity(
+    plan: EpisodePlan,
+    eventId: number,
+    kind: 'op' | 'lock' | 'release',
+    target: string,
+    request: Record<string, unknown>,
+  ): void {
+    const body = JSON.stringify(request);
+    plan.appended.push(
+      historyEvent(
+        EventType.EventSent,
+        plan.ts,
+        { Name: kind === 'release' ? 'release' : 'op', InstanceId: target, Input: body },
+        eventId,
+      ),
+    );
+    plan.messages.push({
+      instanceId: target,
+      executionId: null,
+      kind,
+      body,
+      visibleAt: this.clock.now(),
+    });
+  }
+
+  /** An orchestration that ends (or continues as new) gives back the locks it holds. */
+  #releaseLocks(book: InstanceBookkeeping, row: InstanceRow, out: NewMessage[], ts: number): void {
+    const lock = book.lock;
+    if (!lock) return;
+    delete book.lock;
+    for (const e of lock.lockset) {
+      out.push({
+        instanceId: entityInstanceId(e.name, e.key),
+        executionId: null,
+        kind: 'release',
+        body: JSON.stringify({ parent: row.instance_id, id: lock.id }),
+        visibleAt: Math.min(ts, this.clock.now()),
+      });
+    }
+  }
+
+  /** A client signal (D.3 signalEntity, D.4 POST/DELETE entities/{name}/{key}). */
+  signalEntity(name: string, key: string, operation: string, inputJson: string | null): void {
+    const fn = this.registry.get(name);
+    if (!fn || triggerBinding(fn)[1].type !== 'entityTrigger') {
+      throw new DurableApiError(
+        400,
+        `The function '${name}' doesn't exist, is disabled, or is not an entity function.`,
+      );
+    }
+    const request: Record<string, unknown> = { op: operation, id: randomUUID(), signal: true };
+    if (inputJson !== null) request.input = inputJson;
+    const message: NewMessage = {
+      instanceId: entityInstanceId(name, key),
+      executionId: null,
+      kind: 'op',
+      body: JSON.stringify(request),
+      visibleAt: this.clock.now(),
+    };
+    this.store.insertMessage(message);
+    this.#afterCommit([message], [], []);
+  }
+
+  /** The entity's state as JSON text, or undefined when it does not exist (D.3 readEntityState). */
+  readEntity(name: string, key: string): { stateJson: string | null } | undefined {
+    const row = this.store.getInstance(entityInstanceId(name, key));
+    if (!row) return undefined;
+    const scheduler = entityScheduler(row);
+    return scheduler.exists ? { stateJson: scheduler.state } : undefined;
+  }
+
+  /**
+   * One round of an entity's scheduler (C.3), committed in one transaction: messages arrive in
+   * inbox order (a release from the holder unlocks at once, the holder's requests go ahead of the
+   * waiting ones), then either a lock request is granted, or the operations at the front of the
+   * queue run as one batch in one invocation of the entity function.
+   */
+  async #entityStep(row: InstanceRow, messages: InboxRow[], now: number): Promise<boolean> {
+    const scheduler = entityScheduler(row);
+    const queue = [...scheduler.queue];
+    let lockedBy = scheduler.lockedBy;
+    const consumed: number[] = [];
+    const batch: EntityMessage[] = [];
+    let lockRequest: EntityMessage | undefined;
+    const cap = this.options.maxEntityOperationBatchSize;
+    const arrive = (message: EntityMessage) => {
+      if (message.kind === 'release') {
+        if (lockedBy !== null && message.parent === lockedBy) lockedBy = null;
+        // A lock given back before it was granted (the orchestration ended) is no longer wanted.
+        const waiting = queue.findIndex(
+          (m) => m.kind === 'lock' && m.parent === message.parent && m.id === message.id,
+        );
+        if (waiting >= 0) queue.splice(waiting, 1);
+        return;
+      }
+      if (lockedBy !== null && message.parent === lockedBy) {
+        const at = queue.findIndex((m) => m.parent !== lockedBy);
+        queue.splice(at < 0 ? queue.length : at, 0, message);
+      } else {
+        queue.push(message);
+      }
+    };
+    const take = () => {
+      while (queue.length > 0 && batch.length < cap) {
+        const head = queue[0]!;
+        if (lockedBy !== null && head.parent !== lockedBy) return;
+        if (head.kind === 'lock') {
+          if (batch.length === 0) lockRequest = queue.shift();
+          return;
+        }
+        batch.push(queue.shift()!);
+      }
+    };
+    for (let next = 0; ;) {
+      take();
+      if (lockRequest || batch.length >= cap || next >= messages.length) break;
+      const message = messages[next++]!;
+      consumed.push(message.id);
+      if (message.kind === 'op' || message.kind === 'lock' || message.kind === 'release') {
+        arrive({ ...(JSON.parse(message.body) as EntityMessage), kind: message.kind });
+      } else {
+        this.logger.warn('Host.Durable', `Entity '${row.instance_id}' dropped a ${message.kind} message.`);
+      }
+    }
+
+    const outgoing: NewMessage[] = [];
+    const next: EntityScheduler = { ...scheduler, queue, lockedBy };
+    const self = parseEntityInstanceId(row.instance_id);
+    if (lockRequest) {
+      next.lockedBy = lockRequest.parent ?? null;
+      const lockset = lockRequest.lockset ?? [];
+      const pos = (lockRequest.pos ?? 0) + 1;
+      if (pos < lockset.length) {
+        const { kind: _kind, ...request } = lockRequest;
+        outgoing.push({
+          instanceId: entityInstanceId(lockset[pos]!.name, lockset[pos]!.key),
+          executionId: null,
+          kind: 'lock',
+          body: JSON.stringify({ ...request, pos }),
+          visibleAt: now,
+        });
+      } else if (lockRequest.parent) {
+        outgoing.push(this.#entityResponse(lockRequest, LOCK_ACQUIRED, now));
+      }
+    } else if (batch.length > 0) {
+      const fn = this.registry.get(self.name);
+      let result: EntityBatchResult;
+      if (!fn || triggerBinding(fn)[1].type !== 'entityTrigger') {
+        const problem = `The function '${self.name}' doesn't exist, is disabled, or is not an entity function.`;
+        this.logger.error('Host.Durable', `Entity '${row.instance_id}': ${problem}`);
+        result = failedBatch(scheduler, batch.length, problem);
+      } else {
+        if (!this.invoker.accepting) return false;
+        const request = {
+          self,
+          exists: scheduler.exists,
+          state: scheduler.state,
+          batch: batch.map((m) => ({
+            name: m.op ?? '',
+            input: m.input ?? null,
+            isSignal: m.signal === true,
+            id: m.id,
+          })),
+        };
+        const outcome = await this.invoker.invoke({
+          functionName: fn.metadata.name,
+          triggerData: { string: JSON.stringify(request) },
+          raw: true,
+        });
+        if (this.#stopped && !this.invoker.accepting) return false; // the next devhost runs the batch
+        if (outcome.error) {
+          this.logger.error(
+            'Host.Durable',
+            `Entity '${row.instance_id}' failed its batch: ${outcome.error.message}`,
+          );
+          result = failedBatch(scheduler, batch.length, outcome.error.message);
+        } else {
+          result = outcome.result as EntityBatchResult;
+        }
+      }
+      next.exists = result.entityExists === true;
+      next.state = next.exists ? (result.entityState ?? null) : null;
+      const at = this.clock.now();
+      batch.forEach((m, i) => {
+        if (m.signal || !m.parent) return;
+        const r = result.results?.[i];
+        // Answer of a call (C.3 step 4): the result's JSON text, and the exception type on errors.
+        const answer = JSON.stringify({
+          result: r?.result,
+          ...(r?.isError ? { exceptionType: 'Error' } : {}),
+        });
+        outgoing.push(this.#entityResponse(m, answer, at));
+      });
+      for (const signal of result.signals ?? []) {
+        outgoing.push({
+          instanceId: entityInstanceId(String(signal.target.name), String(signal.target.key)),
+          executionId: null,
+          kind: 'op',
+          body: JSON.stringify({
+            op: signal.name,
+            id: randomUUID(),
+            parent: row.instance_id,
+            signal: true,
+            ...(signal.input !== undefined ? { input: signal.input } : {}),
+          }),
+          visibleAt: at,
+        });
+      }
+    } else if (consumed.length === 0) {
+      return false;
+    }
+
+    const updated: InstanceRow = {
+      ...row,
+      state: JSON.stringify(next),
+      updated_at: batch.length > 0 ? Math.max(this.clock.now(), row.updated_at) : row.updated_at,
+    };
+    this.store.transaction(() => {
+      for (const id of consumed) this.store.deleteMessage(id);
+      this.store.putInstance(updated);
+      for (const m of outgoing) this.store.insertMessage(m);
+    });
+    this.#afterCommit(outgoing, [], [row.instance_id]);
+    if (processable(next)) this.markReady(row.instance_id);
+    return true;
+  }
+
+  #entityResponse(request: EntityMessage, answerJson: string, at: number): NewMessage {
+    return {
+      instanceId: request.parent!,
+      executionId: request.parentExecution ?? null,
+      kind: 'event',
+      body: JSON.stringify(historyEvent(EventType.EventRaised, at, { Name: request.id, Input: answerJson })),
+      visibleAt: at,
+    };
+  }
+
   // ---------------------------------------------------------------- control messages
 
   #applyControl(row: InstanceRow, control: InboxRow): void {
@@ -1125,6 +1477,7 @@ export class DurableEngine {
         next.history_count += events.length;
         this.store.deleteEventMessages(row.instance_id);
         this.store.deleteQueuedActivities(row.instance_id);
+        this.#releaseLocks(JSON.parse(row.state) as InstanceBookkeeping, row, outgoing, now);
         const parent = this.#parentNotification(next, 'Terminated', next.output, undefined, now);
         if (parent) outgoing.push(parent);
       } else if (type === 'suspend' && !isTerminal(row.status) && row.status !== 'Suspended') {
@@ -1299,6 +1652,33 @@ function activityFailure(name: string, error: Error): Record<string, unknown> {
     // An ordinary message.
   }
   return failure;
+}
+
+function entityScheduler(row: InstanceRow): EntityScheduler {
+  const parsed = JSON.parse(row.state) as Partial<EntityScheduler>;
+  return {
+    exists: parsed.exists === true,
+    state: parsed.state ?? null,
+    lockedBy: parsed.lockedBy ?? null,
+    queue: parsed.queue ?? [],
+  };
+}
+
+/** Can the queue's head run now (not held back by another orchestration's lock)? */
+function processable(scheduler: EntityScheduler): boolean {
+  const head = scheduler.queue[0];
+  if (!head) return false;
+  return scheduler.lockedBy === null || head.parent === scheduler.lockedBy;
+}
+
+/** The whole invocation failed (not one operation): every operation fails, the state stays. */
+function failedBatch(scheduler: EntityScheduler, size: number, message: string): EntityBatchResult {
+  return {
+    entityExists: scheduler.exists,
+    ...(scheduler.state !== null ? { entityState: scheduler.state } : {}),
+    results: Array.from({ length: size }, () => ({ isError: true, result: JSON.stringify(message) })),
+    signals: [],
+  };
 }
 
 function processAlive(pid: number): boolean {

@@ -409,8 +409,106 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
     }),
   );
 
-  // Entities come with the entity scheduler; until then these answer clearly instead of 404.
-  routes.add(['GET', 'POST', 'DELETE'], `${base}/entities/{*rest}`, () =>
-    json(501, { message: 'Durable entities are not supported by this devhost version yet.' }),
+  // ---- entities (D.4): read, signal (POST ?op=, DELETE = operation "delete"), list by name.
+  /** `$` is how the API spells an empty key. */
+  const entityKey = (key: string) => (key === '$' ? '' : key);
+
+  routes.add(
+    'GET',
+    `${base}/entities/{entityName}/{entityKey}`,
+    handle((request) => {
+      const found = engine.readEntity(request.params.entityName!, entityKey(request.params.entityKey!));
+      if (!found) return { status: 404 };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: Buffer.from(found.stateJson ?? 'null'),
+      };
+    }),
   );
+
+  routes.add(
+    ['POST', 'DELETE'],
+    `${base}/entities/{entityName}/{entityKey}`,
+    handle((request) => {
+      const operation =
+        request.method.toUpperCase() === 'DELETE' ? 'delete' : (request.url.searchParams.get('op') ?? '');
+      let inputJson: string | null = null;
+      if (request.body.length > 0) {
+        const text = request.body.toString('utf8');
+        const contentType = (request.headers['content-type'] ?? '').toLowerCase();
+        if (contentType.includes('application/json')) {
+          try {
+            inputJson = JSON.stringify(JSON.parse(text));
+          } catch (err) {
+            throw new DurableApiError(400, `Could not parse JSON content: ${(err as Error).message}`);
+          }
+        } else {
+          inputJson = JSON.stringify(text); // any other content type arrives as a string
+        }
+      }
+      engine.signalEntity(
+        request.params.entityName!,
+        entityKey(request.params.entityKey!),
+        operation,
+        inputJson,
+      );
+      return { status: 202 };
+    }),
+  );
+
+  routes.add(
+    'GET',
+    `${base}/entities/{entityName}`,
+    handle((request) => {
+      const url = request.url;
+      const name = request.params.entityName!.toLowerCase();
+      const top = Number(url.searchParams.get('top') ?? '0');
+      const limit = Number.isInteger(top) && top > 0 ? top : 100;
+      const token = request.headers['x-ms-continuation-token'];
+      let afterId: string | undefined;
+      if (token) {
+        try {
+          afterId = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as string;
+          if (typeof afterId !== 'string' || !afterId.startsWith(`@${name}@`)) throw new Error();
+        } catch {
+          throw new DurableApiError(400, 'Invalid continuation token.');
+        }
+      }
+      const rows = engine.store.queryEntities({
+        name,
+        afterId,
+        lastOperationFrom: parseTime(url.searchParams.get('lastOperationTimeFrom'), 'lastOperationTimeFrom'),
+        lastOperationTo: parseTime(url.searchParams.get('lastOperationTimeTo'), 'lastOperationTimeTo'),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const headers: Record<string, string> = {};
+      if (rows.length > limit) {
+        headers['x-ms-continuation-token'] = Buffer.from(
+          JSON.stringify(page[page.length - 1]!.instance_id),
+        ).toString('base64url');
+      }
+      const fetchState = flag(url, 'fetchState', false);
+      return json(
+        200,
+        page.map((row) => entityStatus(row, fetchState)),
+        headers,
+      );
+    }),
+  );
+}
+
+/** An entry of the entity listing, as DurableEntityStatus serializes (D.4). */
+function entityStatus(row: InstanceRow, fetchState: boolean): Record<string, unknown> {
+  const at = row.instance_id.indexOf('@', 1);
+  const status: Record<string, unknown> = {
+    entityId: { name: row.instance_id.slice(1, at), key: row.instance_id.slice(at + 1) },
+    lastOperationTime: statusTime(row.updated_at),
+  };
+  if (fetchState) {
+    const scheduler = JSON.parse(row.state) as { state?: string | null };
+    status.state = parseJsonValue(scheduler.state ?? null);
+  }
+  return status;
 }

@@ -6,10 +6,13 @@ import Database from 'better-sqlite3';
  * The task hub in SQLite: one file per hub. Everything an orchestration needs to resume after a
  * crash lives here (protocol Part E); the engine keeps only caches in memory.
  *
- * - `instances`: one row per instance id (orchestrations now, entities `@name@key` later): status,
- *   input/output/custom status as JSON text, the current execution, counters (next event id,
- *   units seen, history length) and `state`, a small JSON document with the host's bookkeeping
- *   (retry chains, armed timers).
+ * - `instances`: one row per instance id, orchestrations and entities (`@name@key`). An
+ *   orchestration row has its status, input/output/custom status as JSON text, the current
+ *   execution, counters (next event id, units seen, history length) and `state`, a small JSON
+ *   document with the host's bookkeeping (retry chains, armed timers, held locks). An entity row
+ *   keeps its scheduler state in `state` (exists, state, lockedBy, the queue of messages that
+ *   arrived but wait, protocol C.3) and its last operation time in `updated_at`; the row is
+ *   created by the first message addressed to the entity.
  * - `history`: the events of the current execution, append-only, one row per event.
  * - `units`: the signature of every action unit seen so far (B.6b), to detect non-determinism.
  * - `inbox`: messages addressed to an instance id: history events to deliver (completions,
@@ -40,11 +43,17 @@ export interface InstanceRow {
   state: string;
 }
 
+/**
+ * `event`/`control` address orchestrations; `op` (operation request), `lock` (lock request) and
+ * `release` (lock release) address entities (protocol C.3).
+ */
+export type MessageKind = 'event' | 'control' | 'op' | 'lock' | 'release';
+
 export interface InboxRow {
   id: number;
   instance_id: string;
   execution_id: string | null;
-  kind: 'event' | 'control';
+  kind: MessageKind;
   body: string;
   visible_at: number;
   timer_id: number | null;
@@ -64,7 +73,7 @@ export interface ActivityRow {
 export interface NewMessage {
   instanceId: string;
   executionId: string | null;
-  kind: 'event' | 'control';
+  kind: MessageKind;
   body: string;
   visibleAt: number;
   timerId?: number | null;
@@ -341,6 +350,7 @@ export class TaskHubStore {
   // ---- inbox ----
 
   insertMessage(message: NewMessage): number {
+    if (message.instanceId.startsWith('@')) this.#ensureEntity(message.instanceId, message.visibleAt);
     return Number(
       this.#stmt(
         'INSERT INTO inbox (instance_id, execution_id, kind, body, visible_at, timer_id) VALUES (?, ?, ?, ?, ?, ?)',
@@ -353,6 +363,48 @@ export class TaskHubStore {
         message.timerId ?? null,
       ).lastInsertRowid,
     );
+  }
+
+  /** An entity's row exists from its first message on (its scheduler state lives there). */
+  #ensureEntity(entityId: string, now: number): void {
+    const at = entityId.indexOf('@', 1);
+    const name = at > 0 ? entityId.slice(1, at) : entityId.slice(1);
+    this.#stmt(
+      `INSERT OR IGNORE INTO instances (instance_id, name, version, execution_id, status, created_at, updated_at, state)
+       VALUES (?, ?, NULL, '', 'Running', ?, ?, '{}')`,
+    ).run(entityId, name, now, now);
+  }
+
+  /**
+   * Entities of one name that exist (protocol D.4 `entities/{name}`), ordered by id, after the
+   * keyset `afterId`, optionally within a last-operation time range.
+   */
+  queryEntities(query: {
+    name: string;
+    afterId?: string;
+    lastOperationFrom?: number;
+    lastOperationTo?: number;
+    limit: number;
+  }): InstanceRow[] {
+    const prefix = `@${query.name}@`;
+    const where = ['substr(instance_id, 1, length(?)) = ?', "json_extract(state, '$.exists') = 1"];
+    const args: unknown[] = [prefix, prefix];
+    if (query.afterId !== undefined) {
+      where.push('instance_id > ?');
+      args.push(query.afterId);
+    }
+    if (query.lastOperationFrom !== undefined) {
+      where.push('updated_at >= ?');
+      args.push(query.lastOperationFrom);
+    }
+    if (query.lastOperationTo !== undefined) {
+      where.push('updated_at <= ?');
+      args.push(query.lastOperationTo);
+    }
+    args.push(Math.max(1, Math.floor(query.limit)));
+    return this.db
+      .prepare(`SELECT * FROM instances WHERE ${where.join(' AND ')} ORDER BY instance_id LIMIT ?`)
+      .all(...args) as InstanceRow[];
   }
 
   /** Messages an episode may take now, oldest first. */
