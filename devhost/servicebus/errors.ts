@@ -1,4 +1,4 @@
-import { isServiceBusError } from '@azure/service-bus';
+import type { ServiceBusError } from '@azure/service-bus';
 
 /**
  * Why a broker operation failed. The names are Service Bus's own (`ServiceBusError.code`) so a
@@ -88,4 +88,12 @@ export function toServiceBusBrokerError(err: unknown): ServiceBusBrokerError {
     });
   }
   return new ServiceBusBrokerError('GeneralError', String(err), { cause: err, retryable: false });
+}
+
+/**
+ * The SDK's own `isServiceBusError` is a name check; doing it here keeps @azure/service-bus
+ * (slow to load) out of every devhost start that only uses the embedded broker.
+ */
+function isServiceBusError(err: unknown): err is ServiceBusError {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'ServiceBusError';
 }

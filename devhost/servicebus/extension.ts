@@ -5,7 +5,7 @@ import type { RegisteredFunction } from '../worker/coreApi';
 import type { BindingInfo, TypedData } from '../worker/coreTypes';
 import { typedDataToValue } from '../worker/typedData';
 import { registerServiceBusAdminRoutes } from './admin';
-import { AzureServiceBusBroker } from './azure/broker';
+import type { AzureServiceBusBroker } from './azure/broker';
 import type { ConnectionTarget } from './connection';
 import { connectionKey, resolveConnection } from './connection';
 import { EmbeddedBroker } from './embedded/broker';
@@ -263,7 +263,13 @@ export class ServiceBusExtension implements HostExtension {
     const key = connectionKey(target);
     let broker = this.#azure.get(key);
     if (!broker) {
-      broker = new AzureServiceBusBroker(
+      // Loaded on first use: @azure/service-bus costs hundreds of ms at start-up and most runs
+      // use only the embedded broker.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { AzureServiceBusBroker: Broker } = require('./azure/broker') as {
+        AzureServiceBusBroker: typeof AzureServiceBusBroker;
+      };
+      broker = new Broker(
         'connectionString' in target
           ? { connectionString: target.connectionString }
           : { fullyQualifiedNamespace: target.fullyQualifiedNamespace },

@@ -1,7 +1,29 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
+import type { DefaultAzureCredential } from '@azure/identity';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { QueueServiceClient } from '@azure/storage-queue';
 import { lookupSetting } from './expressions';
+
+/**
+ * The storage SDKs take hundreds of milliseconds to load; devhost loads them only when an app
+ * actually has storage triggers or bindings.
+ */
+function sdk(): {
+  DefaultAzureCredential: typeof DefaultAzureCredential;
+  BlobServiceClient: typeof BlobServiceClient;
+  QueueServiceClient: typeof QueueServiceClient;
+} {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    DefaultAzureCredential: (
+      require('@azure/identity') as { DefaultAzureCredential: typeof DefaultAzureCredential }
+    ).DefaultAzureCredential,
+    BlobServiceClient: (require('@azure/storage-blob') as { BlobServiceClient: typeof BlobServiceClient })
+      .BlobServiceClient,
+    QueueServiceClient: (require('@azure/storage-queue') as { QueueServiceClient: typeof QueueServiceClient })
+      .QueueServiceClient,
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 /**
  * Where a storage binding's `connection` leads, resolved the way the Functions host does it:
@@ -95,19 +117,19 @@ export function createClients(spec: ConnectionSpec, developmentConnectionString:
         key,
         setting: spec.setting,
         development: true,
-        blob: BlobServiceClient.fromConnectionString(developmentConnectionString),
-        queue: QueueServiceClient.fromConnectionString(developmentConnectionString),
+        blob: sdk().BlobServiceClient.fromConnectionString(developmentConnectionString),
+        queue: sdk().QueueServiceClient.fromConnectionString(developmentConnectionString),
       };
     case 'connectionString':
       return {
         key,
         setting: spec.setting,
         development: false,
-        blob: BlobServiceClient.fromConnectionString(spec.value),
-        queue: QueueServiceClient.fromConnectionString(spec.value),
+        blob: sdk().BlobServiceClient.fromConnectionString(spec.value),
+        queue: sdk().QueueServiceClient.fromConnectionString(spec.value),
       };
     case 'identity': {
-      const credential = new DefaultAzureCredential(
+      const credential = new (sdk().DefaultAzureCredential)(
         spec.clientId ? { managedIdentityClientId: spec.clientId } : {},
       );
       const missing = (service: string) =>
@@ -122,11 +144,11 @@ export function createClients(spec: ConnectionSpec, developmentConnectionString:
         development: false,
         get blob(): BlobServiceClient {
           if (!spec.blobServiceUri) throw missing('blob');
-          return (blob ??= new BlobServiceClient(spec.blobServiceUri, credential));
+          return (blob ??= new (sdk().BlobServiceClient)(spec.blobServiceUri, credential));
         },
         get queue(): QueueServiceClient {
           if (!spec.queueServiceUri) throw missing('queue');
-          return (queue ??= new QueueServiceClient(spec.queueServiceUri, credential));
+          return (queue ??= new (sdk().QueueServiceClient)(spec.queueServiceUri, credential));
         },
       };
     }
