@@ -4,8 +4,8 @@
  * delivered rate and the enqueue-to-handler latency (p50/p99/max).
  *
  * The handler is swappable: `--handler work` (default) parses the event and hashes it a little,
- * standing in for validation; add a variant to HANDLERS (e.g. signalling the order's entity once
- * entities land) and pick it with `--handler <name>`.
+ * standing in for validation; add a variant to HANDLERS and pick it with `--handler <name>`. The
+ * entity variant (the trigger signals the order's durable entity) is bench/serviceBusEntities.ts.
  *
  * Usage: node dist/bench/serviceBusSessions.js [--rate 100] [--seconds 20] [--orders 200] [--handler work]
  */
