@@ -194,6 +194,8 @@ var storageAccountName = take('${abbrs.storageStorageAccounts}${zone}${resourceT
 var keyVaultName = take('${abbrs.keyVaultVaults}${zone}-${resourceToken}', 24)
 var deploymentContainerName = 'app-package-${resourceToken}'
 var stagingContainerName = 'sync-staging'
+// Refused order events with their validation reason (the order trigger's dead-letter destination).
+var orderDeadLetterContainerName = 'order-deadletters'
 var orderQueueName = 'order-events'
 
 // The MSSQL Durable backend is not supported on Flex Consumption.
@@ -259,6 +261,7 @@ module storage 'app/storage.bicep' = {
     containerNames: [
       deploymentContainerName
       stagingContainerName
+      orderDeadLetterContainerName
     ]
     stagingContainerName: stagingContainerName
     stagingRetentionDays: stagingRetentionDays
@@ -435,6 +438,7 @@ module functionApp 'app/functionApp.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
     stagingContainerName: stagingContainerName
+    orderDeadLetterContainerName: orderDeadLetterContainerName
     appInsightsName: appInsights.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     orderQueueName: serviceBus.outputs.queueName

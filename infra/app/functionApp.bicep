@@ -25,6 +25,8 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerName string
 param stagingContainerName string
+@description('Blob container of refused order events (dead letters with their reason).')
+param orderDeadLetterContainerName string = 'order-deadletters'
 param appInsightsName string
 param serviceBusNamespaceName string
 param orderQueueName string
@@ -102,6 +104,8 @@ var appSettingsBase = {
   REGION_SYNC_STAGING_CONTAINER: stagingContainerName
   REGION_SYNC_STAGING_RETENTION_DAYS: string(stagingRetentionDays)
   REGION_SYNC_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${secretUriBase}pseudonym-key)'
+  REGION_SYNC_ORDER_GAP_WAIT_MS: '2000'
+  REGION_SYNC_ORDER_DEADLETTER_CONTAINER: orderDeadLetterContainerName
 }
 
 // One setting per region database the app connects to; the topology document names these in
