@@ -27,7 +27,7 @@ const nonDeterministicImports = {
       message: 'Pure code takes its ports and settings as parameters.',
     },
     {
-      group: ['**/activities/*', '!**/activities/contracts'],
+      group: ['**/activities/*', '!**/activities/contracts', '!**/activities/orderContracts'],
       message: 'Orchestrators import only the activity contracts.',
     },
   ],
