@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_TOPOLOGY } from '../../config/defaultTopology.js';
+import { topologyProblems } from '../../config/topologySchema.js';
+import { orderHistory } from '../../scripts/orderGenerator.js';
+import { orderAggregateOf, orderFlowRules, parseOrderMessage } from '../../sync/orderEvent.js';
+import type { Topology } from '../../sync/topology.js';
+
+const { topology } = topologyProblems(structuredClone(DEFAULT_TOPOLOGY));
+const { rules } = orderFlowRules(topology as Topology);
+const [v1, v2] = orderHistory('sea', 'so-1', 2, { seed: 7, start: Date.parse('2026-03-01T00:00:00Z') });
+const meta = { messageId: 'sea:so-1:1', sessionId: 'sea:so-1' };
+
+describe('order events', () => {
+  it('accepts a generated event as text or JSON, with matching ids', () => {
+    const parsed = parseOrderMessage(JSON.stringify(v1), meta, rules);
+    assert.equal(parsed.ok, true);
+    assert.deepEqual(
+      parseOrderMessage(v2, { messageId: 'sea:so-1:2', sessionId: 'sea:so-1' }, rules).ok,
+      true,
+    );
+  });
+
+  it('only spokes that feed the hub publish orders', () => {
+    assert.deepEqual([...rules.sourceRegions].sort(), ['eu', 'latam', 'sea']);
+  });
+
+  const refused: [string, unknown, Record<string, string>, string, RegExp][] = [
+    ['not JSON', '{"region":', meta, 'invalid-json', /JSON/],
+    ['missing version', { ...v1, version: undefined }, meta, 'schema', /^version:/],
+    ['bad op', { ...v1, op: 'merge' }, meta, 'schema', /^op:/],
+    ['zero version', { ...v1, version: 0 }, meta, 'schema', /^version:/],
+    ['unknown field', { ...v1, extra: 1 }, meta, 'schema', /extra/],
+    ['changedAt without ms', { ...v1, changedAt: '2026-03-01T00:00:01Z' }, meta, 'schema', /^changedAt:/],
+    [
+      'hub as source',
+      { ...v1, region: 'cn' },
+      { messageId: 'cn:so-1:1', sessionId: 'cn:so-1' },
+      'contract',
+      /region/,
+    ],
+    ['wrong session', v1, { ...meta, sessionId: 'sea:so-2' }, 'contract', /^sessionId:/],
+    ['wrong message id', v1, { ...meta, messageId: 'sea:so-1:9' }, 'contract', /^messageId:/],
+    ['unknown column', { ...v1, order: { ...v1!.order, vip: true } }, meta, 'contract', /order\.vip/],
+    ['version in order', { ...v1, order: { ...v1!.order, version: 3 } }, meta, 'contract', /order\.version/],
+    [
+      'repeated line',
+      { ...v1, lines: [v1!.lines[0], v1!.lines[0]] },
+      meta,
+      'contract',
+      /line_no: \d+ repeated/,
+    ],
+  ];
+  for (const [name, body, m, reason, issue] of refused) {
+    it(`refuses ${name} with reason ${reason}`, () => {
+      const parsed = parseOrderMessage(body, m, rules);
+      assert.equal(parsed.ok, false);
+      if (parsed.ok) return;
+      assert.equal(parsed.reason, reason);
+      assert.ok(
+        parsed.issues.some((i) => issue.test(i)),
+        parsed.issues.join(' | '),
+      );
+    });
+  }
+
+  it('maps an event to the aggregate with id, version and home region from the event', () => {
+    const agg = orderAggregateOf(v2!, rules);
+    assert.equal(agg.header.values.order_id, 'so-1');
+    assert.equal(agg.header.values.version, 2);
+    assert.equal(agg.header.values.home_region, 'sea');
+    assert.equal(agg.header.originRegion, 'sea');
+    assert.equal(agg.header.modifiedAt, v2!.changedAt);
+    assert.equal(agg.lines.length, v2!.lines.length);
+    assert.ok(agg.lines.every((l) => l.values.order_id === 'so-1' && l.values.home_region === 'sea'));
+    const del = orderAggregateOf({ ...v2!, op: 'delete', lines: [] }, rules);
+    assert.equal(del.header.isDeleted, true);
+  });
+});
