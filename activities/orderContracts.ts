@@ -1,0 +1,124 @@
+/**
+ * Typed contracts of the order saga's activities and orchestrations (issue 7), beside the batch
+ * ones in contracts.ts and called through the same typed helper (`callActivity`). Orchestrators
+ * import this module and pure sync/ code only.
+ */
+import type { ActivityContract } from './contracts.js';
+import type { OrderSnapshot } from '../sync/model.js';
+import type { OrderEvent } from '../sync/orderEvent.js';
+import type { SyncReceipt } from '../sync/orderSaga.js';
+import type { RetryProfileName } from './retryProfiles.js';
+
+function contract<I, O>(name: string, retry: RetryProfileName): ActivityContract<I, O> {
+  return Object.freeze({ name, retry });
+}
+
+/** Every saga step knows its saga (audit run id) and the event it applies. */
+export interface OrderStepInput {
+  readonly sagaId: string;
+  readonly event: OrderEvent;
+}
+
+export interface SnapshotHubOrderInput {
+  readonly orderId: string;
+}
+
+export type UpsertHubOrderOutput =
+  | {
+      /** `unchanged`: the hub already held this version (e.g. the step is retried after a crash). */
+      readonly kind: 'applied' | 'unchanged';
+      readonly previousVersion: number | null;
+    }
+  /** The hub holds a newer version of the order: nothing written. */
+  | { readonly kind: 'stale'; readonly previousVersion: number }
+  | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
+
+export type RegisterAfterSalesOutput =
+  | { readonly kind: 'registered'; readonly entitlements: number }
+  | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
+
+export interface RestoreHubOrderInput {
+  readonly sagaId: string;
+  readonly sourceRegion: string;
+  readonly snapshot: OrderSnapshot;
+}
+
+export interface RemoveAfterSalesInput {
+  readonly orderId: string;
+  readonly version: number;
+}
+
+export interface WriteReceiptInput {
+  readonly sourceRegion: string;
+  readonly receipt: SyncReceipt;
+}
+
+export type WriteReceiptOutput =
+  | { readonly kind: 'written' }
+  | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
+
+export const orderActivities = {
+  snapshotHubOrder: contract<SnapshotHubOrderInput, OrderSnapshot>('orderSnapshotHub', 'orderStep'),
+  upsertHubOrder: contract<OrderStepInput, UpsertHubOrderOutput>('orderUpsertHub', 'orderStep'),
+  registerAfterSales: contract<OrderStepInput, RegisterAfterSalesOutput>(
+    'orderRegisterAfterSales',
+    'orderStep',
+  ),
+  writeReceipt: contract<WriteReceiptInput, WriteReceiptOutput>('orderWriteReceipt', 'orderStep'),
+  restoreHubOrder: contract<RestoreHubOrderInput, { readonly kind: 'restored' }>(
+    'orderRestoreHub',
+    'compensation',
+  ),
+  removeAfterSales: contract<RemoveAfterSalesInput, { readonly kind: 'removed'; readonly count: number }>(
+    'orderRemoveAfterSales',
+    'compensation',
+  ),
+} as const;
+
+// ---- orchestrations ----------------------------------------------------------------------------
+
+export interface OrderApplyInput {
+  readonly event: OrderEvent;
+  /** Versions folded into this apply (recorded in the receipt reason of nothing; for status). */
+  readonly coalesced: readonly number[];
+}
+
+export interface OrderApplyOutput {
+  readonly kind: 'applied' | 'stale' | 'failed';
+  readonly version: number;
+  /** The hub's version of the order once the saga ended. */
+  readonly hubVersion: number | null;
+  readonly reason: string | null;
+  /** Compensations that ran, in the order they ran. */
+  readonly compensated: readonly string[];
+}
+
+/** Input of orderIngest: an event to offer, or (after continue-as-new) a decision to act on. */
+export type OrderIngestInput =
+  | { readonly kind: 'offer'; readonly event: OrderEvent }
+  | {
+      readonly kind: 'resume';
+      readonly region: string;
+      readonly orderId: string;
+      readonly decision: unknown;
+    };
+
+export const orderOrchestrators = {
+  orderIngest: { name: 'orderIngest' },
+  orderApply: { name: 'orderApply' },
+} as const;
+
+/** The per-order entity's name (instances are `orderSync@{region}:{orderId}`). */
+export const ORDER_SYNC_ENTITY = 'orderSync';
+
+/** Operations of the orderSync entity. */
+export const orderSyncOps = {
+  offer: 'offer',
+  completed: 'completed',
+  gapExpired: 'gapExpired',
+} as const;
+
+/** The ingest orchestration of one delivered event: `orderevent-sea-1234-v7`. */
+export function ingestInstanceId(region: string, orderId: string, version: number): string {
+  return `orderevent-${region}-${orderId}-v${version}`;
+}

@@ -1,0 +1,27 @@
+import * as df from 'durable-functions';
+import { orderActivities } from './orderContracts.js';
+import type { OrderRuntime } from './orderRuntime.js';
+import {
+  createRegisterAfterSales,
+  createRemoveAfterSales,
+  createRestoreHubOrder,
+  createSnapshotHubOrder,
+  createUpsertHubOrder,
+  createWriteReceipt,
+} from './orderSaga.js';
+
+/** Registers the order saga's steps and compensations over the order runtime's ports. */
+export function registerOrderActivities(runtime: OrderRuntime): void {
+  const handlers: Record<keyof typeof orderActivities, (input: never) => Promise<unknown>> = {
+    snapshotHubOrder: createSnapshotHubOrder(runtime),
+    upsertHubOrder: createUpsertHubOrder(runtime),
+    registerAfterSales: createRegisterAfterSales(runtime),
+    writeReceipt: createWriteReceipt(runtime),
+    restoreHubOrder: createRestoreHubOrder(runtime),
+    removeAfterSales: createRemoveAfterSales(runtime),
+  };
+  for (const [key, handler] of Object.entries(handlers)) {
+    const name = orderActivities[key as keyof typeof orderActivities].name;
+    df.app.activity(name, { handler: (input: unknown) => handler(input as never) });
+  }
+}

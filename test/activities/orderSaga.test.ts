@@ -1,0 +1,156 @@
+/**
+ * The order saga's steps and compensations over real SQLite region files and the default topology:
+ * residency toward the hub, idempotent steps, exact compensation, receipts and audit.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { OrderRuntime } from '../../activities/orderRuntime.js';
+import {
+  createRegisterAfterSales,
+  createRemoveAfterSales,
+  createRestoreHubOrder,
+  createSnapshotHubOrder,
+  createUpsertHubOrder,
+  createWriteReceipt,
+} from '../../activities/orderSaga.js';
+import { SqliteOrderSagaStore } from '../../adapters/sqliteOrderSaga.js';
+import { openSqliteRegionStore } from '../../adapters/sqliteRegionStore.js';
+import type { SqliteRegionStore } from '../../adapters/sqliteRegionStore.js';
+import { DEFAULT_TOPOLOGY } from '../../config/defaultTopology.js';
+import { topologyProblems } from '../../config/topologySchema.js';
+import { DEMO_CATALOG, orderHistory } from '../../scripts/orderGenerator.js';
+import { orderFlowRules } from '../../sync/orderEvent.js';
+import { isPseudonym } from '../../sync/residency.js';
+import type { Topology } from '../../sync/topology.js';
+import { tableMappingFor } from '../../sync/topology.js';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+
+describe('order saga activities', () => {
+  let dir: string;
+  let deps: Pick<
+    OrderRuntime,
+    'topology' | 'pseudonymKey' | 'flow' | 'hub' | 'rules' | 'store' | 'sagaStore' | 'now'
+  >;
+  const stores = new Map<string, SqliteRegionStore>();
+  const sagas = new Map<string, SqliteOrderSagaStore>();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'order-saga-'));
+    const topology = topologyProblems(structuredClone(DEFAULT_TOPOLOGY)).topology as Topology;
+    const { flow, hub, rules } = orderFlowRules(topology);
+    for (const r of ['cn', 'sea', 'eu']) {
+      const s = openSqliteRegionStore({ region: r, file: join(dir, `${r}.sqlite`) });
+      await s.migrate(flow.tables.map((t) => tableMappingFor(t, r)));
+      stores.set(r, s);
+      const saga = new SqliteOrderSagaStore({ region: r, file: join(dir, `${r}.sqlite`) });
+      await saga.migrate();
+      sagas.set(r, saga);
+    }
+    await sagas.get('cn')!.upsertProducts(DEMO_CATALOG);
+    deps = {
+      topology,
+      pseudonymKey: KEY,
+      flow,
+      hub,
+      rules,
+      store: async (r) => stores.get(r)!,
+      sagaStore: async (r) => sagas.get(r)!,
+      now: () => NOW,
+    };
+  });
+  after(async () => {
+    for (const s of [...stores.values(), ...sagas.values()]) await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('upserts an EU order into the hub with its PII dropped or pseudonymized, audited once', async () => {
+    const [v1] = orderHistory('eu', 'eu-1', 1, { seed: 1, start: NOW.getTime() });
+    const out = await createUpsertHubOrder(deps)({ sagaId: 'order-eu-eu-1-v1', event: v1! });
+    assert.deepEqual(out, { kind: 'applied', previousVersion: null });
+    const again = await createUpsertHubOrder(deps)({ sagaId: 'order-eu-eu-1-v1', event: v1! });
+    assert.equal(again.kind, 'unchanged', 'a retried step writes nothing');
+    const hub = await stores.get('cn')!.readOrder(deps.rules.tables, 'eu-1');
+    assert.ok(hub !== null);
+    assert.equal('customer_name' in hub.header.values ? hub.header.values.customer_name : null, null);
+    assert.equal(hub.header.values.shipping_address ?? null, null);
+    assert.ok(isPseudonym(hub.header.values.customer_email ?? null));
+    assert.notEqual(hub.header.values.customer_email, v1!.order.customer_email);
+    const audit = await stores.get('cn')!.readAudit('order-eu-eu-1-v1');
+    assert.deepEqual(
+      audit.map((a) => [a.source, a.target, a.written > 0]),
+      [
+        ['eu', 'cn', true],
+        ['eu', 'cn', false],
+      ],
+    );
+    assert.match(audit[0]!.policy, /hmac=customer_email,customer_id,customer_phone/);
+  });
+
+  it('keeps an older version out of the hub (stale)', async () => {
+    const [v1, v2] = orderHistory('sea', 'sea-1', 2, { seed: 2, start: NOW.getTime() });
+    assert.equal((await createUpsertHubOrder(deps)({ sagaId: 's2', event: v2! })).kind, 'applied');
+    assert.deepEqual(await createUpsertHubOrder(deps)({ sagaId: 's1', event: v1! }), {
+      kind: 'stale',
+      previousVersion: 2,
+    });
+  });
+
+  it('registers one entitlement per device line, rejects unknown SKUs, and compensates exactly', async () => {
+    const [v1, v2] = orderHistory('sea', 'sea-2', 2, { seed: 3, start: NOW.getTime() });
+    const upsert = createUpsertHubOrder(deps);
+    const snapshot = createSnapshotHubOrder(deps);
+    await upsert({ sagaId: 'order-sea-sea-2-v1', event: v1! });
+    const reg = await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-2-v1', event: v1! });
+    const devices = v1!.lines.filter((l) => DEMO_CATALOG.find((p) => p.sku === l.sku)?.category === 'device');
+    assert.deepEqual(reg, { kind: 'registered', entitlements: devices.length });
+
+    // v2 with an SKU the hub does not know: upsert succeeds, after-sales rejects, restore puts v1 back.
+    const bad = { ...v2!, lines: [...v2!.lines, { line_no: 99, sku: 'GHOST-1', quantity: 1 }] };
+    const before = await snapshot({ orderId: 'sea-2' });
+    assert.equal((await upsert({ sagaId: 'order-sea-sea-2-v2', event: bad })).kind, 'applied');
+    const rejected = await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-2-v2', event: bad });
+    assert.deepEqual(rejected, {
+      kind: 'rejected',
+      reason: 'unknown-sku',
+      detail: 'the hub catalog does not know GHOST-1',
+    });
+    const restore = createRestoreHubOrder(deps);
+    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea', snapshot: before });
+    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea', snapshot: before });
+    assert.deepEqual(await snapshot({ orderId: 'sea-2' }), before, 'the hub is exactly as before');
+    const remove = createRemoveAfterSales(deps);
+    assert.deepEqual(await remove({ orderId: 'sea-2', version: 1 }), {
+      kind: 'removed',
+      count: devices.length,
+    });
+    assert.deepEqual(await remove({ orderId: 'sea-2', version: 1 }), { kind: 'removed', count: 0 });
+  });
+
+  it('writes receipts in the source region and audits the crossing there', async () => {
+    const write = createWriteReceipt(deps);
+    const receipt = {
+      orderId: 'sea-9',
+      version: 3,
+      status: 'failed' as const,
+      reason: 'unknown-sku: GHOST-1',
+      hubVersion: 2,
+      sagaId: 'order-sea-sea-9-v3',
+      at: NOW.toISOString(),
+    };
+    assert.deepEqual(await write({ sourceRegion: 'sea', receipt }), { kind: 'written' });
+    assert.deepEqual(await write({ sourceRegion: 'sea', receipt }), { kind: 'written' });
+    assert.deepEqual(await sagas.get('sea')!.readReceipts('sea-9'), [receipt]);
+    assert.deepEqual(await sagas.get('cn')!.readReceipts('sea-9'), []);
+    const audit = await stores.get('sea')!.readAudit('order-sea-sea-9-v3');
+    assert.equal(audit.length, 2);
+    assert.deepEqual(
+      [audit[0]!.source, audit[0]!.target, audit[0]!.table],
+      ['cn', 'sea', 'order_sync_receipt'],
+    );
+  });
+});
