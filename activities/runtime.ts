@@ -4,6 +4,7 @@
  * flow of this run touches costs nothing) and are migrated for every table of every flow once.
  */
 import { AzureBlobStaging } from '../adapters/blobStaging.js';
+import { openMssqlRegionStore } from '../adapters/mssqlRegionStore.js';
 import { openSqliteRegionStore } from '../adapters/sqliteRegionStore.js';
 import type { AppConfig } from '../config/loadConfig.js';
 import { SyncError } from '../sync/errors.js';
@@ -42,29 +43,19 @@ export { flowOf };
 
 export function createRuntime(config: AppConfig): SyncRuntime {
   const opened = new Map<RegionId, Promise<RegionStore>>();
-  const staging =
-    config.staging.connectionString !== null
-      ? new AzureBlobStaging({
-          connectionString: config.staging.connectionString,
-          container: config.staging.container,
-        })
-      : (() => {
-          throw new SyncError(
-            'invalid-config',
-            'identity-based staging (REGION_SYNC_STAGING_ACCOUNT_URL) needs a credential-aware adapter; set REGION_SYNC_STAGING_CONNECTION',
-          );
-        })();
+  const staging = new AzureBlobStaging({
+    connectionString: config.staging.connectionString,
+    accountUrl: config.staging.accountUrl,
+    container: config.staging.container,
+  });
 
   const open = async (region: RegionId): Promise<RegionStore> => {
     const resolved = config.stores[region];
     if (resolved === undefined) throw new SyncError('invalid-config', `unknown region '${region}'`);
-    if (resolved.kind !== 'sqlite') {
-      throw new SyncError(
-        'invalid-config',
-        `region '${region}': the SQL Server store is not available in this build`,
-      );
-    }
-    const store = openSqliteRegionStore({ region, file: resolved.file });
+    const store: RegionStore =
+      resolved.kind === 'mssql'
+        ? openMssqlRegionStore({ region, connectionString: resolved.connectionString })
+        : openSqliteRegionStore({ region, file: resolved.file });
     const tables: TableMapping[] = [];
     const seen = new Set<string>();
     for (const flow of config.topology.flows) {
