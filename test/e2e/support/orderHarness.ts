@@ -1,0 +1,146 @@
+/**
+ * End-to-end harness for order sync: the repo's app on devhost (child process) with a temporary
+ * data directory, the hub catalog seeded, Azurite on free ports, order events sent through the
+ * embedded broker's admin HTTP, and state read over the app's HTTP API and from the region files.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteOrderSagaStore } from '../../../adapters/sqliteOrderSaga';
+import type { AppConfig } from '../../../config/loadConfig';
+import { loadConfig } from '../../../config/loadConfig';
+import { DEMO_CATALOG } from '../../../scripts/orderGenerator';
+import type { OrderEvent } from '../../../sync/orderEvent';
+import type { Devhost } from '../../support/devhost';
+import { startDevhost } from '../../support/devhost';
+
+export const APP_DIR = path.resolve(__dirname, '../../../..');
+
+const EMULATOR_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OutgoingOrderMessage {
+  body: unknown;
+  messageId?: string;
+  sessionId?: string;
+}
+
+/** An event as the CRM publishes it: session and message ids from the event. */
+export function messageOf(e: OrderEvent): OutgoingOrderMessage {
+  return {
+    body: e,
+    messageId: `${e.region}:${e.orderId}:${e.version}`,
+    sessionId: `${e.region}:${e.orderId}`,
+  };
+}
+
+export interface OrderApp {
+  readonly config: AppConfig;
+  host: Devhost;
+  send(messages: readonly OutgoingOrderMessage[]): Promise<{ accepted: number; duplicates: number }>;
+  /** GET /api/orders/{region}/{orderId}: status and JSON (null on 404). */
+  state(region: string, orderId: string): Promise<Record<string, unknown> | null>;
+  /** Polls until `check` returns true (or throws with the last value after `timeoutMs`). */
+  waitFor<T>(what: string, read: () => Promise<T>, check: (v: T) => boolean, timeoutMs?: number): Promise<T>;
+  http(method: string, route: string, body?: string): Promise<{ status: number; json: unknown }>;
+  db(region: string): BetterSqlite3.Database;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startOrderApp(options: { gapWaitMs?: number } = {}): Promise<OrderApp> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    DEVHOST_AZURITE_PORTS: ports.join(','),
+    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
+    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+    REGION_SYNC_ORDER_GAP_WAIT_MS: String(options.gapWaitMs ?? 500),
+    REGION_SYNC_STAGING_CONNECTION: [
+      'DefaultEndpointsProtocol=http',
+      'AccountName=devstoreaccount1',
+      `AccountKey=${EMULATOR_KEY}`,
+      `BlobEndpoint=http://127.0.0.1:${ports[0]}/devstoreaccount1`,
+    ].join(';'),
+  };
+  const config = loadConfig(env, { cwd: root });
+  const hub = config.stores.cn;
+  if (hub?.kind !== 'sqlite') throw new Error('the default topology keeps cn in SQLite');
+  const catalog = new SqliteOrderSagaStore({ region: 'cn', file: hub.file });
+  await catalog.migrate();
+  await catalog.upsertProducts(DEMO_CATALOG);
+  await catalog.close();
+  const start = () =>
+    startDevhost({ appDir: APP_DIR, dataDir: path.join(root, 'host'), env, readyTimeoutMs: 60_000 });
+  const dbs = new Map<string, BetterSqlite3.Database>();
+  const app: OrderApp = {
+    config,
+    host: await start(),
+    async send(messages) {
+      const res = await fetch(`${app.host.origin}/admin/servicebus/entities/order-events/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(messages),
+      });
+      if (res.status !== 201) throw new Error(`send answered ${res.status}: ${await res.text()}`);
+      return (await res.json()) as { accepted: number; duplicates: number };
+    },
+    async http(method, route, body) {
+      const res = await fetch(`${app.host.origin}/api/${route}`, {
+        method,
+        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
+    },
+    async state(region, orderId) {
+      const r = await app.http('GET', `orders/${region}/${orderId}`);
+      return r.status === 200 ? (r.json as Record<string, unknown>) : null;
+    },
+    async waitFor(what, read, check, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await read();
+        if (check(v)) return v;
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v).slice(0, 2000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    db(region) {
+      let db = dbs.get(region);
+      if (db === undefined) {
+        const store = config.stores[region];
+        if (store?.kind !== 'sqlite') throw new Error(`no sqlite store for ${region}`);
+        db = new BetterSqlite3(store.file, { fileMustExist: true, readonly: true });
+        dbs.set(region, db);
+      }
+      return db;
+    },
+    async restart() {
+      app.host = await start();
+    },
+    async close() {
+      await app.host.stop();
+      for (const db of dbs.values()) db.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return app;
+}
