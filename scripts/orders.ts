@@ -1,0 +1,153 @@
+/**
+ * `npm run orders -- ...`: the order-sync operator's tool.
+ *
+ *   npm run orders -- --rate 50 --seconds 60 --orders 2000 [--shuffle] [--duplicates]
+ *       publish realistic order changes to `order-events` (devhost's embedded broker by default,
+ *       Azure Service Bus with --connection or the ServiceBusConnection setting as a connection string)
+ *   npm run orders -- catalog            seed the hub's product catalog (local SQLite data dir)
+ *   npm run orders -- status <region> <orderId>
+ *   npm run orders -- deadletters list | show <id> | replay <id> [--file fixed.json]
+ *
+ * App endpoints are reached at --url (default http://127.0.0.1:7071) with --code as the function
+ * key when the app runs in Azure.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { SqliteOrderSagaStore } from '../adapters/sqliteOrderSaga.js';
+import { withLocalDefaults } from '../config/localDefaults.js';
+import { loadConfig } from '../config/loadConfig.js';
+import { DEMO_CATALOG } from './orderGenerator.js';
+import { devhostSink, runLoad, serviceBusSink } from './orderLoad.js';
+
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+};
+
+interface AppFlags {
+  url: string;
+  code?: string;
+}
+
+async function call(flags: AppFlags, method: string, route: string, body?: string): Promise<unknown> {
+  const url = new URL(`/api/${route}`, flags.url);
+  if (flags.code !== undefined) url.searchParams.set('code', flags.code);
+  const res = await fetch(url, {
+    method,
+    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await res.text();
+  const json = text === '' ? null : (JSON.parse(text) as unknown);
+  if (res.status >= 400 && res.status !== 422) {
+    throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
+  }
+  return json;
+}
+
+const program = new Command('orders')
+  .description('Order sync: load generator, status and dead letters.')
+  .enablePositionalOptions();
+const appOptions = (c: Command) =>
+  c
+    .option('--url <origin>', 'the app (devhost or Azure)', 'http://127.0.0.1:7071')
+    .option('--code <key>', 'function key (Azure)');
+
+appOptions(program)
+  .option('--rate <n>', 'events per second', positive, 50)
+  .option('--seconds <n>', 'how long', positive, 60)
+  .option('--orders <n>', 'distinct orders', positive, 2000)
+  .option('--shuffle', 'send some versions of an order newest first', false)
+  .option('--duplicates', 'send about one message in ten twice', false)
+  .option('--regions <list>', 'source regions', 'sea,eu,latam')
+  .option('--seed <n>', 'generator seed', positive, 1)
+  .option('--prefix <p>', 'order id prefix', 'ord-')
+  .option('--connection <cs>', 'Azure Service Bus connection string (default: the embedded broker at --url)')
+  .action(async (flags: AppFlags & Record<string, unknown>) => {
+    const cs = (flags.connection as string | undefined) ?? process.env.ServiceBusConnection;
+    const azure = cs !== undefined && cs.includes('Endpoint=');
+    const sink = azure ? serviceBusSink(cs) : devhostSink(flags.url);
+    const target = azure ? 'Azure Service Bus' : `devhost at ${flags.url}`;
+    console.log(
+      `publishing ${String(flags.rate)}/s for ${String(flags.seconds)} s over ${String(flags.orders)} orders to ${target}`,
+    );
+    const t0 = Date.now();
+    try {
+      const sent = await runLoad(
+        {
+          rate: flags.rate as number,
+          seconds: flags.seconds as number,
+          orders: Math.floor(flags.orders as number),
+          shuffle: flags.shuffle === true,
+          duplicates: flags.duplicates === true,
+          regions: String(flags.regions).split(','),
+          seed: flags.seed as number,
+          prefix: String(flags.prefix),
+        },
+        sink,
+        (n) => process.stdout.write(`\rsent ${n}`),
+      );
+      const s = (Date.now() - t0) / 1000;
+      console.log(`\nsent ${sent.length} events in ${s.toFixed(1)} s (${(sent.length / s).toFixed(1)}/s)`);
+      const last = sent[sent.length - 1];
+      if (last !== undefined)
+        console.log(`watch one: npm run orders -- status ${last.region} ${last.orderId}`);
+    } finally {
+      await sink.close();
+    }
+  });
+
+program
+  .command('catalog')
+  .description("Seed the hub's product catalog in the local data directory (REGION_SYNC_DATA_DIR).")
+  .action(async () => {
+    const config = loadConfig(withLocalDefaults(process.env).env);
+    const hub = config.topology.regions.find((r) => r.role === 'hub');
+    const store = hub === undefined ? undefined : config.stores[hub.id];
+    if (hub === undefined || store?.kind !== 'sqlite') throw new Error('the hub is not a local SQLite store');
+    const saga = new SqliteOrderSagaStore({ region: hub.id, file: store.file });
+    await saga.migrate();
+    await saga.upsertProducts(DEMO_CATALOG);
+    await saga.close();
+    console.log(`${DEMO_CATALOG.length} products in ${store.file}`);
+  });
+
+appOptions(program.command('status <region> <orderId>').description("An order's coordinator state.")).action(
+  async (region: string, orderId: string, flags: AppFlags) => {
+    console.log(JSON.stringify(await call(flags, 'GET', `orders/${region}/${orderId}`), null, 2));
+  },
+);
+
+const dl = program.command('deadletters').description('Refused order events: list, inspect, replay.');
+appOptions(dl.command('list'))
+  .option('--max <n>', 'at most', positive, 100)
+  .action(async (flags: AppFlags & { max: number }) => {
+    const out = (await call(flags, 'GET', `order-deadletters?max=${flags.max}`)) as {
+      deadLetters: {
+        id: string;
+        reason: string;
+        deadLetteredAt: string;
+        replayed: boolean;
+        issues: string[];
+      }[];
+    };
+    if (out.deadLetters.length === 0) console.log('no dead letters');
+    for (const d of out.deadLetters)
+      console.log(
+        `${d.id}  ${d.deadLetteredAt}  ${d.reason}${d.replayed ? '  (replayed)' : ''}\n    ${d.issues.join('\n    ')}`,
+      );
+  });
+appOptions(dl.command('show <id>')).action(async (id: string, flags: AppFlags) => {
+  console.log(JSON.stringify(await call(flags, 'GET', `order-deadletters/${id}`), null, 2));
+});
+appOptions(dl.command('replay <id>'))
+  .option('--file <path>', 'the corrected event (JSON); default: replay the message as received')
+  .action(async (id: string, flags: AppFlags & { file?: string }) => {
+    const body = flags.file === undefined ? undefined : readFileSync(flags.file, 'utf8');
+    console.log(JSON.stringify(await call(flags, 'POST', `order-deadletters/${id}/replay`, body), null, 2));
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  console.error((e as Error).message);
+  process.exit(1);
+});
