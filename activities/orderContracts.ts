@@ -4,7 +4,6 @@
  * import this module and pure sync/ code only.
  */
 import type { ActivityContract } from './contracts.js';
-import type { OrderSnapshot } from '../sync/model.js';
 import type { OrderEvent } from '../sync/orderEvent.js';
 import type { SyncReceipt } from '../sync/orderSaga.js';
 import type { RetryProfileName } from './retryProfiles.js';
@@ -19,11 +18,11 @@ export interface OrderStepInput {
   readonly event: OrderEvent;
 }
 
-export interface SnapshotHubOrderInput {
-  readonly orderId: string;
-}
-
-export type UpsertHubOrderOutput =
+/**
+ * The upsert first keeps a snapshot of the hub's order (once per saga, in the hub: see
+ * OrderSagaStore.keepSnapshot); `before` is the version it holds (null: no such order).
+ */
+export type UpsertHubOrderOutput = { readonly before: number | null } & (
   | {
       /** `unchanged`: the hub already held this version (e.g. the step is retried after a crash). */
       readonly kind: 'applied' | 'unchanged';
@@ -31,16 +30,17 @@ export type UpsertHubOrderOutput =
     }
   /** The hub holds a newer version of the order: nothing written. */
   | { readonly kind: 'stale'; readonly previousVersion: number }
-  | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
+  | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string }
+);
 
 export type RegisterAfterSalesOutput =
   | { readonly kind: 'registered'; readonly entitlements: number }
   | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
 
 export interface RestoreHubOrderInput {
+  /** The saga whose kept snapshot is put back. */
   readonly sagaId: string;
   readonly sourceRegion: string;
-  readonly snapshot: OrderSnapshot;
 }
 
 export interface RemoveAfterSalesInput {
@@ -58,7 +58,7 @@ export type WriteReceiptOutput =
   | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string };
 
 export const orderActivities = {
-  snapshotHubOrder: contract<SnapshotHubOrderInput, OrderSnapshot>('orderSnapshotHub', 'orderStep'),
+  /** Snapshot (kept once per saga) + upsert of header and lines. */
   upsertHubOrder: contract<OrderStepInput, UpsertHubOrderOutput>('orderUpsertHub', 'orderStep'),
   registerAfterSales: contract<OrderStepInput, RegisterAfterSalesOutput>(
     'orderRegisterAfterSales',

@@ -5,7 +5,6 @@ import {
   createRegisterAfterSales,
   createRemoveAfterSales,
   createRestoreHubOrder,
-  createSnapshotHubOrder,
   createUpsertHubOrder,
   createWriteReceipt,
 } from './orderSaga.js';
@@ -13,7 +12,6 @@ import {
 /** Registers the order saga's steps and compensations over the order runtime's ports. */
 export function registerOrderActivities(runtime: OrderRuntime): void {
   const handlers: Record<keyof typeof orderActivities, (input: never) => Promise<unknown>> = {
-    snapshotHubOrder: createSnapshotHubOrder(runtime),
     upsertHubOrder: createUpsertHubOrder(runtime),
     registerAfterSales: createRegisterAfterSales(runtime),
     writeReceipt: createWriteReceipt(runtime),

@@ -7,7 +7,7 @@
 import { conflictPolicyFor } from '../sync/topology.js';
 import { policyLabel } from '../sync/conflict.js';
 import { SyncError, toSyncError } from '../sync/errors.js';
-import type { OrderSnapshot, ResidencyGuard, SyncRow } from '../sync/model.js';
+import type { ResidencyGuard, SqlValue, SyncRow } from '../sync/model.js';
 import { orderAggregateOf } from '../sync/orderEvent.js';
 import { planEntitlements } from '../sync/orderSaga.js';
 import { applyResidency, guardFor, residencyLabel } from '../sync/residency.js';
@@ -17,7 +17,6 @@ import type {
   RegisterAfterSalesOutput,
   RemoveAfterSalesInput,
   RestoreHubOrderInput,
-  SnapshotHubOrderInput,
   UpsertHubOrderOutput,
   WriteReceiptInput,
   WriteReceiptOutput,
@@ -42,21 +41,27 @@ async function asOutcome<T>(
   }
 }
 
-export function createSnapshotHubOrder(deps: Deps) {
-  return async function snapshotHubOrder(input: SnapshotHubOrderInput): Promise<OrderSnapshot> {
-    const hub = await deps.store(deps.hub);
-    return hub.snapshotOrder(deps.rules.tables, input.orderId);
-  };
-}
+const versionOf = (v: SqlValue | undefined): number | null =>
+  typeof v === 'number' ? v : v === undefined || v === null ? null : Number(v);
 
 /**
- * Upserts header and lines in the hub, after the link's residency policy (e.g. EU PII dropped or
- * pseudonymized) and re-checked by its guard; the crossing is audited in the hub under the saga id.
+ * Snapshots the hub's order (kept once per saga, so a retry after a crash does not snapshot its
+ * own write), then upserts header and lines in the hub, after the link's residency policy (e.g.
+ * EU PII dropped or pseudonymized) and re-checked by its guard; the crossing is audited in the hub
+ * under the saga id.
  */
 export function createUpsertHubOrder(deps: Deps) {
   return async function upsertHubOrder(input: OrderStepInput): Promise<UpsertHubOrderOutput> {
-    return asOutcome(async () => {
-      const { event } = input;
+    const { event } = input;
+    const hub = await deps.store(deps.hub);
+    const sagaStore = await deps.sagaStore(deps.hub);
+    const snapshot = await sagaStore.keepSnapshot(
+      input.sagaId,
+      () => hub.snapshotOrder(deps.rules.tables, event.orderId),
+      deps.now().toISOString(),
+    );
+    const before = versionOf(snapshot.aggregate?.header.values[deps.rules.tables.versionColumn]);
+    const outcome = await asOutcome(async () => {
       const link = { flow: deps.flow.name, source: event.region, target: deps.hub };
       const { header, lines } = deps.rules.tables;
       const headerPolicy = residencyFor(deps.flow, link, header.canonical);
@@ -79,7 +84,6 @@ export function createUpsertHubOrder(deps: Deps) {
         forbiddenColumns: [...new Set([...hGuard.forbiddenColumns, ...lGuard.forbiddenColumns])],
         pseudonymizedColumns: [...new Set([...hGuard.pseudonymizedColumns, ...lGuard.pseudonymizedColumns])],
       };
-      const hub = await deps.store(deps.hub);
       const result = await hub.replaceOrder(deps.rules.tables, { header: outHeader, lines: outLines }, guard);
       const rows = 1 + outLines.length;
       await hub.recordAudit({
@@ -92,9 +96,10 @@ export function createUpsertHubOrder(deps: Deps) {
         at: deps.now().toISOString(),
       });
       if (result.kind === 'rejected')
-        return { kind: 'rejected', reason: result.reason, detail: result.detail };
+        return { kind: 'rejected', reason: result.reason, detail: result.detail } as const;
       return result;
     });
+    return { ...outcome, before };
   };
 }
 
@@ -158,8 +163,11 @@ export function createWriteReceipt(deps: Deps) {
  */
 export function createRestoreHubOrder(deps: Deps) {
   return async function restoreHubOrder(input: RestoreHubOrderInput): Promise<{ readonly kind: 'restored' }> {
+    const snapshot = await (await deps.sagaStore(deps.hub)).readSnapshot(input.sagaId);
+    // No snapshot: the upsert never got as far as changing anything.
+    if (snapshot === null) return { kind: 'restored' };
     const hub = await deps.store(deps.hub);
-    await hub.restoreOrder(deps.rules.tables, input.snapshot);
+    await hub.restoreOrder(deps.rules.tables, snapshot);
     await hub.recordAudit({
       flow: deps.flow.name,
       source: input.sourceRegion,

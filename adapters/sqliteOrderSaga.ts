@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { SyncError } from '../sync/errors.js';
-import type { RegionId } from '../sync/model.js';
+import type { OrderSnapshot, RegionId } from '../sync/model.js';
 import type {
   CatalogProduct,
   OrderSagaStore,
@@ -40,6 +40,12 @@ const SCHEMA = `
     ends_at TEXT NOT NULL,
     PRIMARY KEY (order_id, version, line_no)
   );
+  CREATE TABLE IF NOT EXISTS order_saga_snapshot (
+    saga_id TEXT PRIMARY KEY,
+    snapshot TEXT NOT NULL,
+    saved_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS order_saga_snapshot_saved ON order_saga_snapshot (saved_at);
   CREATE TABLE IF NOT EXISTS order_sync_receipt (
     order_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -182,6 +188,41 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
         endsAt: r.ends_at,
       })),
     );
+  }
+
+  async keepSnapshot(
+    sagaId: string,
+    take: () => Promise<OrderSnapshot>,
+    now: string,
+    retainDays = 7,
+  ): Promise<OrderSnapshot> {
+    const kept = await this.readSnapshot(sagaId);
+    if (kept !== null) return kept;
+    const snapshot = await take();
+    return this.run('keepSnapshot', () => {
+      const cutoff = new Date(Date.parse(now) - retainDays * 86_400_000).toISOString();
+      this.db.prepare('DELETE FROM order_saga_snapshot WHERE saved_at < ?').run(cutoff);
+      this.db
+        .prepare(
+          'INSERT INTO order_saga_snapshot (saga_id, snapshot, saved_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(sagaId, JSON.stringify(snapshot), now);
+      const row = this.db
+        .prepare('SELECT snapshot FROM order_saga_snapshot WHERE saga_id = ?')
+        .get(sagaId) as {
+        snapshot: string;
+      };
+      return JSON.parse(row.snapshot) as OrderSnapshot;
+    });
+  }
+
+  async readSnapshot(sagaId: string): Promise<OrderSnapshot | null> {
+    return this.run('readSnapshot', () => {
+      const row = this.db
+        .prepare('SELECT snapshot FROM order_saga_snapshot WHERE saga_id = ?')
+        .get(sagaId) as { snapshot: string } | undefined;
+      return row === undefined ? null : (JSON.parse(row.snapshot) as OrderSnapshot);
+    });
   }
 
   async writeReceipt(receipt: SyncReceipt): Promise<void> {

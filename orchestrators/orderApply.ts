@@ -1,6 +1,6 @@
 /**
  * The order saga (ARCHITECTURE §6.4), one instance per applied version (`order-sea-1234-v7`):
- * snapshot the hub's order -> upsert header and lines -> register the after-sales records ->
+ * snapshot the hub's order and upsert header and lines -> register the after-sales records ->
  * write a sync receipt in the source region. A step that fails for good (a business rejection,
  * or a fault that outlived its retries) runs the compensations of the completed steps in reverse,
  * then writes a failure receipt with the reason; the saga still completes, with kind `failed`,
@@ -11,16 +11,12 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import { callActivity } from '../activities/contracts';
 import type { OrderApplyInput, OrderApplyOutput } from '../activities/orderContracts';
 import { orderActivities } from '../activities/orderContracts';
-import type { SqlValue } from '../sync/model.js';
 import type { ReceiptStatus } from '../sync/orderSaga.js';
 
 interface Compensation {
   readonly name: string;
   run(): Generator<Task, unknown, unknown>;
 }
-
-const asVersion = (v: SqlValue | undefined): number | null =>
-  typeof v === 'number' ? v : v == null ? null : Number(v);
 
 export function* orderApply(context: OrchestrationContext): Generator<Task, OrderApplyOutput, unknown> {
   const { event } = context.df.getInput<OrderApplyInput>();
@@ -44,12 +40,13 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
     return out.kind === 'written' ? null : `${out.reason}: ${out.detail}`;
   }
 
-  const snapshot = yield* callActivity(context, orderActivities.snapshotHubOrder, { orderId: event.orderId });
-  const before = asVersion(snapshot.aggregate?.header.values.version);
-
+  // The hub's version before the saga (the upsert step snapshots the order first and keeps the
+  // snapshot in the hub under the saga id, for the compensation).
+  let before: number | null = null;
   let failure: string;
   try {
     const upsert = yield* callActivity(context, orderActivities.upsertHubOrder, { sagaId, event });
+    before = upsert.before;
     if (upsert.kind === 'stale') {
       const reason = `the hub holds v${upsert.previousVersion}`;
       const problem = yield* receipt('stale', reason, upsert.previousVersion);
@@ -69,7 +66,6 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
         callActivity(context, orderActivities.restoreHubOrder, {
           sagaId,
           sourceRegion: event.region,
-          snapshot,
         }),
     });
 

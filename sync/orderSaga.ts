@@ -4,7 +4,7 @@
  * written back to the source region. The port is implemented in adapters/ beside each region's
  * store; the rules here are pure.
  */
-import type { RegionId, SqlValue, SyncRow } from './model.js';
+import type { OrderSnapshot, RegionId, SqlValue, SyncRow } from './model.js';
 
 export type ProductCategory = 'device' | 'accessory' | 'service';
 
@@ -66,6 +66,20 @@ export interface OrderSagaStore {
   /** Removes the entitlements of one order version. Returns how many were removed. */
   removeEntitlements(orderId: string, version: number): Promise<number>;
   readEntitlements(orderId: string): Promise<readonly WarrantyEntitlement[]>;
+  /**
+   * The hub's order as it was before saga `sagaId` first changed it: taken with `take` and stored
+   * on the first call, returned as stored on every later one (a retried step must not snapshot
+   * its own write). Kept in the store, not in durable history, so big orders keep history small.
+   * Snapshots older than `retainDays` before `now` are pruned on the way.
+   */
+  keepSnapshot(
+    sagaId: string,
+    take: () => Promise<OrderSnapshot>,
+    now: string,
+    retainDays?: number,
+  ): Promise<OrderSnapshot>;
+  /** The stored snapshot of a saga, or null when it never took one. */
+  readSnapshot(sagaId: string): Promise<OrderSnapshot | null>;
   /** Inserts or replaces the receipt of (orderId, version). */
   writeReceipt(receipt: SyncReceipt): Promise<void>;
   readReceipts(orderId: string): Promise<readonly SyncReceipt[]>;

@@ -12,7 +12,6 @@ import {
   createRegisterAfterSales,
   createRemoveAfterSales,
   createRestoreHubOrder,
-  createSnapshotHubOrder,
   createUpsertHubOrder,
   createWriteReceipt,
 } from '../../activities/orderSaga.js';
@@ -71,9 +70,13 @@ describe('order saga activities', () => {
   it('upserts an EU order into the hub with its PII dropped or pseudonymized, audited once', async () => {
     const [v1] = orderHistory('eu', 'eu-1', 1, { seed: 1, start: NOW.getTime() });
     const out = await createUpsertHubOrder(deps)({ sagaId: 'order-eu-eu-1-v1', event: v1! });
-    assert.deepEqual(out, { kind: 'applied', previousVersion: null });
+    assert.deepEqual(out, { kind: 'applied', previousVersion: null, before: null });
     const again = await createUpsertHubOrder(deps)({ sagaId: 'order-eu-eu-1-v1', event: v1! });
-    assert.equal(again.kind, 'unchanged', 'a retried step writes nothing');
+    assert.deepEqual(
+      again,
+      { kind: 'unchanged', previousVersion: 1, before: null },
+      'a retried step writes nothing and keeps the first snapshot',
+    );
     const hub = await stores.get('cn')!.readOrder(deps.rules.tables, 'eu-1');
     assert.ok(hub !== null);
     assert.equal('customer_name' in hub.header.values ? hub.header.values.customer_name : null, null);
@@ -97,13 +100,15 @@ describe('order saga activities', () => {
     assert.deepEqual(await createUpsertHubOrder(deps)({ sagaId: 's1', event: v1! }), {
       kind: 'stale',
       previousVersion: 2,
+      before: 2,
     });
   });
 
   it('registers one entitlement per device line, rejects unknown SKUs, and compensates exactly', async () => {
     const [v1, v2] = orderHistory('sea', 'sea-2', 2, { seed: 3, start: NOW.getTime() });
     const upsert = createUpsertHubOrder(deps);
-    const snapshot = createSnapshotHubOrder(deps);
+    const hubStore = stores.get('cn')!;
+    const snapshot = (orderId: string) => hubStore.snapshotOrder(deps.rules.tables, orderId);
     await upsert({ sagaId: 'order-sea-sea-2-v1', event: v1! });
     const reg = await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-2-v1', event: v1! });
     const devices = v1!.lines.filter((l) => DEMO_CATALOG.find((p) => p.sku === l.sku)?.category === 'device');
@@ -111,8 +116,15 @@ describe('order saga activities', () => {
 
     // v2 with an SKU the hub does not know: upsert succeeds, after-sales rejects, restore puts v1 back.
     const bad = { ...v2!, lines: [...v2!.lines, { line_no: 99, sku: 'GHOST-1', quantity: 1 }] };
-    const before = await snapshot({ orderId: 'sea-2' });
-    assert.equal((await upsert({ sagaId: 'order-sea-sea-2-v2', event: bad })).kind, 'applied');
+    const before = await snapshot('sea-2');
+    assert.deepEqual(await upsert({ sagaId: 'order-sea-sea-2-v2', event: bad }), {
+      kind: 'applied',
+      previousVersion: 1,
+      before: 1,
+    });
+    // Retried after a crash: the kept snapshot is the one from before the first attempt.
+    assert.equal((await upsert({ sagaId: 'order-sea-sea-2-v2', event: bad })).before, 1);
+    assert.deepEqual(await sagas.get('cn')!.readSnapshot('order-sea-sea-2-v2'), before);
     const rejected = await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-2-v2', event: bad });
     assert.deepEqual(rejected, {
       kind: 'rejected',
@@ -120,9 +132,14 @@ describe('order saga activities', () => {
       detail: 'the hub catalog does not know GHOST-1',
     });
     const restore = createRestoreHubOrder(deps);
-    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea', snapshot: before });
-    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea', snapshot: before });
-    assert.deepEqual(await snapshot({ orderId: 'sea-2' }), before, 'the hub is exactly as before');
+    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea' });
+    await restore({ sagaId: 'order-sea-sea-2-v2', sourceRegion: 'sea' });
+    assert.deepEqual(await snapshot('sea-2'), before, 'the hub is exactly as before');
+    // A saga that never snapshotted has nothing to restore.
+    assert.deepEqual(await restore({ sagaId: 'order-sea-never-v1', sourceRegion: 'sea' }), {
+      kind: 'restored',
+    });
+    assert.deepEqual(await snapshot('sea-2'), before);
     const remove = createRemoveAfterSales(deps);
     assert.deepEqual(await remove({ orderId: 'sea-2', version: 1 }), {
       kind: 'removed',
