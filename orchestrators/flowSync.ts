@@ -54,9 +54,12 @@ function stamp(d: Date): string {
     .replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** The first line of a failure (durable-functions appends the remote stack as JSON lines). */
 function errorText(task: Task): string {
   const r = task.result;
-  return r instanceof Error ? r.message : String(r);
+  const text = r instanceof Error ? r.message : String(r);
+  const first = text.split('\n', 1)[0] ?? text;
+  return first.length > 500 ? `${first.slice(0, 500)}...` : first.trim();
 }
 
 export function progressStatus(state: FlowState, request: RunRequest, running: number) {

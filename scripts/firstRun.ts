@@ -1,10 +1,10 @@
 /**
- * `npm start`'s first step (the npm `prestart` script): on a fresh clone, creates and seeds the
- * embedded-default regions (SQLite files under .data/regions/) and then, on every start, prints how
+ * `npm start`'s first step (the npm `prestart` script): on a fresh clone, creates local.settings.json
+ * from the example and creates and seeds the embedded-default regions (SQLite files under .data/regions/) and then, on every start, prints how
  * to start a backfill and watch it. Reads local.settings.json the way devhost does (the
  * environment wins), so it seeds exactly the files the app will use.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/loadConfig.js';
 import { withLocalDefaults } from '../config/localDefaults.js';
@@ -19,6 +19,15 @@ function localSettings(dir: string): Record<string, string> {
 
 async function main(): Promise<void> {
   const cwd = process.cwd();
+  // A fresh clone has no local.settings.json: start from the committed example, as with Core
+  // Tools. It is what makes devhost run Azurite (AzureWebJobsStorage=UseDevelopmentStorage=true),
+  // which blob staging needs.
+  const settingsFile = path.join(cwd, 'local.settings.json');
+  const example = path.join(cwd, 'local.settings.example.json');
+  if (!existsSync(settingsFile) && existsSync(example)) {
+    copyFileSync(example, settingsFile);
+    console.log('region-sync: created local.settings.json from local.settings.example.json');
+  }
   const local = withLocalDefaults({ ...localSettings(cwd), ...process.env }, cwd);
   const config = loadConfig(local.env, { cwd });
   for (const note of local.notes) console.log(`region-sync: ${note}`);
