@@ -46,12 +46,9 @@ export interface FlowSyncInput {
   readonly state?: FlowState;
 }
 
-/** Compact UTC timestamp for run ids: 20261127T030512Z. */
+/** Compact UTC timestamp for run ids, to the millisecond: 20261127T030512.345Z. */
 function stamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
+  return d.toISOString().replace(/[-:]/g, '');
 }
 
 /** The first line of a failure (durable-functions appends the remote stack as JSON lines). */

@@ -185,6 +185,82 @@ describe('batch sync on devhost', () => {
     assertPricingConverged(app);
   });
 
+  it('registers a nightly and a monthly timer per flow from the topology, starting the same runs as HTTP', async () => {
+    const fns = (await (await fetch(`${app.host.origin}/admin/functions`)).json()) as {
+      name: string;
+      trigger: string;
+      bindings: { schedule?: string }[];
+    }[];
+    for (const flow of app.config.topology.flows) {
+      const nightly = fns.find((f) => f.name === `syncNightly_${flow.name}`);
+      const monthly = fns.find((f) => f.name === `syncMonthly_${flow.name}`);
+      assert.equal(nightly?.bindings[0]?.schedule, flow.schedule.incremental);
+      assert.equal(monthly?.bindings[0]?.schedule, flow.schedule.fullCompare);
+    }
+    // The timer's run has the id an HTTP incremental request of the flow has; the earlier run of
+    // that id (the test above) is replaced by a new one with a new run id.
+    const uri = `${app.host.origin}/runtime/webhooks/durabletask/instances/promotions-incremental`;
+    const runIdOf = async () =>
+      ((await (await fetch(uri)).json()) as { customStatus: { runId: string } }).customStatus.runId;
+    const previous = await runIdOf();
+    app
+      .db('cn')
+      .prepare(
+        "UPDATE promotion SET discount_pct = 42, modified_at = '2026-07-01T00:00:00.000Z' WHERE region_scope = 'global'",
+      )
+      .run();
+    const fired = await fetch(`${app.host.origin}/admin/functions/syncNightly_promotions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"input": null}',
+    });
+    assert.equal(fired.status, 202);
+    const deadline = Date.now() + 30_000;
+    while ((await runIdOf()) === previous) {
+      assert.ok(
+        Date.now() < deadline,
+        `the timer started no run:\n${app.host
+          .output()
+          .split('\n')
+          .filter((l) => /syncNightly_promotions|promotions-incremental/.test(l))
+          .join('\n')}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const status = await app.waitForRun(uri);
+    assert.equal(status.runtimeStatus, 'Completed');
+    for (const spoke of SPOKES)
+      assert.ok(
+        [...app.rows(spoke, 'promotion').values()].some(
+          (r) => r.region_scope === 'global' && r.discount_pct === 42,
+        ),
+        `${spoke}`,
+      );
+    assertPromotionsConverged(app);
+  });
+
+  it('counts what would cross in a dry run and writes nothing', async () => {
+    app
+      .db('latam')
+      .prepare(
+        "UPDATE price_list SET list_price = 7.77, modified_at = '2026-08-01T00:00:00.000Z' WHERE sku = 'LATAM-LOCAL-0001'",
+      )
+      .run();
+    const before = ['cn', 'sea', 'eu'].map((r) => [r, changeSeqs(app, r, 'price_list')] as const);
+    const status = await app.run('pricing', { mode: 'incremental', dryRun: true });
+    assert.equal(status.runtimeStatus, 'Completed');
+    assert.equal(status.instanceId, 'pricing-incremental-dryrun');
+    const report = status.output as Report & { links: { rowsStaged: number }[] };
+    const latamToCn = report.links.find((l) => l.link.source === 'latam');
+    assert.equal((latamToCn as { rowsStaged?: number } | undefined)?.rowsStaged, 1);
+    assert.equal(report.totals.rowsWritten, 0);
+    for (const [region, seqs] of before)
+      assert.deepEqual(changeSeqs(app, region, 'price_list'), seqs, `${region} was written`);
+    // The real run then carries it.
+    assert.equal((await app.run('pricing', { mode: 'incremental' })).runtimeStatus, 'Completed');
+    assert.equal(app.rows('eu', 'price_list').get(key('LATAM-LOCAL-0001', 'USD'))?.list_price, 7.77);
+  });
+
   it('touches only rows inside a backfill window', async () => {
     // Two hub prices lost in sea: one modified inside the window, one outside it.
     const inside = key('SKU-000003', 'BRL'); // hub row 15: modified base + 15 s
