@@ -41,9 +41,17 @@ export interface FlowState {
   readonly calls: Readonly<Record<string, number>>;
 }
 
+/** Batch sizes of the orchestration itself (defaults above); operators and tests may lower them. */
+export interface FlowTuning {
+  readonly pagesPerCall?: number;
+  readonly pagesPerGeneration?: number;
+  readonly completionsPerGeneration?: number;
+}
+
 export interface FlowSyncInput {
   readonly request: RunRequest;
   readonly state?: FlowState;
+  readonly tuning?: FlowTuning;
 }
 
 /** Compact UTC timestamp for run ids, to the millisecond: 20261127T030512.345Z. */
@@ -102,6 +110,7 @@ interface Job<O> {
 export function* flowSync(context: OrchestrationContext): Generator<Task, SyncReport | undefined, unknown> {
   const input = context.df.getInput<FlowSyncInput>();
   const request = input.request;
+  const tuning = input.tuning ?? {};
   let state: FlowState;
   if (input.state !== undefined) state = input.state;
   else {
@@ -155,8 +164,8 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
                 ...(request.window === undefined ? {} : { window: request.window }),
                 dryRun: request.dryRun,
                 pageSize,
-                maxPages: PAGES_PER_CALL,
-                pagesPerGeneration: PAGES_PER_GENERATION,
+                maxPages: tuning.pagesPerCall ?? PAGES_PER_CALL,
+                pagesPerGeneration: tuning.pagesPerGeneration ?? PAGES_PER_GENERATION,
                 pagesThisCall: 0,
                 progress: p,
               },
@@ -177,9 +186,9 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
         state = { ...state, progress: { ...state.progress, [job.key]: after } };
         context.df.setCustomStatus(progressStatus(state, request, running.length));
         completions++;
-        if (completions >= COMPLETIONS_PER_GENERATION) draining = true;
+        if (completions >= (tuning.completionsPerGeneration ?? COMPLETIONS_PER_GENERATION)) draining = true;
         if (draining && running.length === 0) {
-          context.df.continueAsNew({ request, state } satisfies FlowSyncInput);
+          context.df.continueAsNew({ request, state, tuning } satisfies FlowSyncInput);
           return undefined;
         }
       }

@@ -112,4 +112,47 @@ describe('flowSync orchestration', () => {
     );
     assert.deepEqual(status.customStatus.links, { ...status.customStatus.links, done: 6, total: 6 });
   });
+
+  it('continues as new between sub-orchestrations and still reports the whole run', async () => {
+    const request = {
+      flow: 'pricing',
+      mode: 'incremental',
+      window: { from: '2000-01-01T00:00:00.000Z' },
+      dryRun: false,
+      pageSize: 2,
+      trigger: 'test',
+    };
+    const id = 'pricing-can-test';
+    const res = await fetch(`${app.host.origin}/runtime/webhooks/durabletask/orchestrators/flowSync/${id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ request, tuning: { completionsPerGeneration: 3 } }),
+    });
+    assert.equal(res.status, 202);
+    const final = await app.waitForRun(
+      `${app.host.origin}/runtime/webhooks/durabletask/instances/${id}`,
+      90_000,
+    );
+    assert.equal(final.runtimeStatus, 'Completed', JSON.stringify(final.output));
+    const status = (await (
+      await fetch(`${app.host.origin}/runtime/webhooks/durabletask/instances/${id}?showInput=true`)
+    ).json()) as { input: { state?: { calls: Record<string, number> } } };
+    // The last generation started from carried state: the run continued as new at least once.
+    assert.ok(status.input.state !== undefined, 'flowSync never continued as new');
+    const calls = Object.values(status.input.state.calls).reduce((a, b) => a + b, 0);
+    assert.ok(calls > 6, `only ${calls} pairSync calls`);
+    const report = final.output as {
+      links: { done: boolean; rowsRead: number; pages: number }[];
+      totals: { pages: number; rowsWritten: number };
+    };
+    assert.equal(report.links.length, 6);
+    assert.ok(report.links.every((l) => l.done && l.rowsRead > 0));
+    assert.equal(
+      report.totals.pages,
+      report.links.reduce((n, l) => n + l.pages, 0),
+    );
+    // Everything was already in place: the backfill re-applied identical rows and wrote none.
+    assert.equal(report.totals.rowsWritten, 0);
+    assertPricingConverged(app);
+  });
 });
