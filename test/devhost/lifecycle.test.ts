@@ -106,7 +106,9 @@ describe('devhost lifecycle', { concurrency: 3 }, () => {
     const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.match(pkg.scripts.start ?? '', /^npm run build && node dist\/devhost\/cli\.js start \.$/);
+    // npm runs prestart (build, first-run seeding) and then start: the app is built once, then hosted.
+    assert.match(pkg.scripts.prestart ?? '', /^npm run build && /);
+    assert.equal(pkg.scripts.start, 'node dist/devhost/cli.js start .');
     const host = await startDevhost({ appDir: REPO_ROOT });
     try {
       await host.waitForOutput(/health: \[GET\] http:\/\/\S+\/api\/health/);
