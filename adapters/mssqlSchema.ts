@@ -66,14 +66,15 @@ const lockStatement = `DECLARE @rc int;
   EXEC @rc = sp_getapplock @Resource = @lock, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000;
   IF @rc < 0 THROW 51000, 'region-sync: timed out waiting for the schema migration lock', 1;`;
 
-async function takeMigrationLock(s: SqlSession): Promise<void> {
+/** Takes the schema-migration application lock for the caller's transaction (all DDL of the app serialises on it). */
+export async function takeMigrationLock(s: SqlSession): Promise<void> {
   await s.query('migration lock', lockStatement, [
     { name: 'lock', type: sql.NVarChar(255), value: MIGRATION_LOCK },
   ]);
 }
 
 /** Creates a schema if missing; the name travels as a parameter and is quoted by the server. */
-async function ensureSchema(s: SqlSession, schema: string): Promise<void> {
+export async function ensureSchema(s: SqlSession, schema: string): Promise<void> {
   q(schema); // refuses a name outside the allow-list with invalid-config
   await s.query(
     'create schema',
