@@ -4,6 +4,7 @@
  * dead-letter destination, and the order settings.
  */
 import { BlobOrderDeadLetters } from '../adapters/blobOrderDeadLetters.js';
+import { openMssqlOrderSagaStore } from '../adapters/mssqlOrderSaga.js';
 import { SqliteOrderSagaStore } from '../adapters/sqliteOrderSaga.js';
 import type { AppConfig } from '../config/loadConfig.js';
 import type { OrderSettings } from '../config/orderSettings.js';
@@ -46,9 +47,12 @@ export function createOrderRuntime(
   const openSaga = async (region: RegionId): Promise<OrderSagaStore> => {
     const resolved = config.stores[region];
     if (resolved === undefined) throw new SyncError('invalid-config', `unknown region '${region}'`);
-    if (resolved.kind !== 'sqlite')
-      throw new SyncError('invalid-config', `region '${region}': order saga tables need the SQLite store`);
-    const store = new SqliteOrderSagaStore({ region, file: resolved.file });
+    // Saga tables sit beside the region's order tables: the same database file or SQL Server
+    // database (its dbo schema, like the RegionStore's sync tables), on a connection of their own.
+    const store: OrderSagaStore =
+      resolved.kind === 'mssql'
+        ? openMssqlOrderSagaStore({ region, connectionString: resolved.connectionString })
+        : new SqliteOrderSagaStore({ region, file: resolved.file });
     await store.migrate();
     return store;
   };
