@@ -49,6 +49,8 @@ export function createApplyPage(deps: Pick<SyncRuntime, 'topology' | 'store' | '
         at,
       },
     });
-    return result;
+    // The newest change applied, for the sync lag metric (activities/activityTelemetry.ts).
+    if (result.kind !== 'applied' || rows.length === 0) return result;
+    return { ...result, newestModifiedAt: rows.reduce((m, r) => (r.modifiedAt > m ? r.modifiedAt : m), '') };
   };
 }

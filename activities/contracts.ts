@@ -72,6 +72,8 @@ export interface BeginLinkInput {
   readonly table: string;
   /** Backfills start from the beginning and keep their own checkpoint row. */
   readonly backfill: boolean;
+  /** The run (telemetry correlation only). */
+  readonly runId?: string;
 }
 
 export interface BeginLinkOutput {
@@ -126,6 +128,8 @@ export type ApplyPageOutput =
       readonly updated: number;
       readonly unchanged: number;
       readonly lostConflicts: number;
+      /** The newest modified_at among the page's rows (absent for a page without rows). */
+      readonly newestModifiedAt?: string;
     }
   | { readonly kind: 'rejected'; readonly reason: string; readonly detail: string }
   /** The staged blob is gone (e.g. storage lost it in a crash): extract the page again. */
