@@ -256,7 +256,9 @@ WHEN NOT MATCHED THEN INSERT ([key], [value]) VALUES (s.[key], s.[value]);`,
 
   async lookupProducts(skus: readonly string[]): Promise<ReadonlyMap<string, CatalogProduct>> {
     this.ensureOpen('lookupProducts');
-    const wanted = [...new Set(skus)];
+    // A SKU longer than the column cannot be in the catalog: it is simply unknown (the saga then
+    // rejects the order with unknown-sku, as on SQLite), not an error.
+    const wanted = [...new Set(skus)].filter((sku) => typeof sku === 'string' && sku.length <= KEY_CHARS);
     const out = new Map<string, CatalogProduct>();
     if (wanted.length === 0) return out;
     // Built (and checked) before the first statement.

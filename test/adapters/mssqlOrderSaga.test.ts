@@ -165,7 +165,7 @@ describe('SQL Server order saga without a server: identifiers and values checked
     const fake = new RecordingGateway();
     const store = new MssqlOrderSagaStore({ region: 'cn', gateway: fake });
     const long = 'x'.repeat(KEY_CHARS + 1);
-    await assert.rejects(store.lookupProducts(['PHONE-X1', long]), invalid);
+    assert.equal((await store.lookupProducts([long])).size, 0, 'a SKU the column cannot hold is unknown');
     await assert.rejects(
       store.upsertProducts([{ sku: 'A', name: 'a', category: 'device', warrantyMonths: 1.5 }]),
       invalid,

@@ -153,6 +153,7 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
         ...hostile,
       ]);
       assert.equal((await s.lookupProducts(['CASE-X1'])).size, 0, 'no case-insensitive match');
+      assert.equal((await s.lookupProducts(['x'.repeat(5000)])).size, 0, 'a very long SKU is just unknown');
       assert.equal((await s.lookupProducts(['case-x1'])).get('case-x1')?.name, 'lower');
       const found = await s.lookupProducts([...HOSTILE_VALUES]);
       assert.deepEqual(
