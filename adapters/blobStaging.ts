@@ -1,18 +1,18 @@
 /**
  * BlobStaging over Azure Blob Storage (Azurite locally): each extracted page is one block blob of
- * gzip-compressed JSON lines (one SyncRow a line), named
+ * gzip-compressed (level 1) JSON, column-oriented (see {@link serializePage}), named
  * `{flow}/{runId}/{source}-{target}/{table}/{page:000000}.jsonl.gz`. The name is deterministic,
  * so a retried extract overwrites its own page instead of adding one. Reports of full compares
  * live beside the pages (`writeJson`/`readJson`, e.g. `{flow}/{runId}/report.json`) and are not
  * touched by page listing, deletion or retention.
  */
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { ContainerClient } from '@azure/storage-blob';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
 import { SyncError } from '../sync/errors.js';
-import type { SyncRow } from '../sync/model.js';
+import type { SqlValue, SyncRow } from '../sync/model.js';
 import type { BlobStaging, PageRef, StagedPage } from '../sync/ports.js';
 
 const gzipAsync = promisify(gzip);
@@ -69,6 +69,117 @@ function isSyncRow(x: unknown): x is SyncRow {
     typeof r.originRegion === 'string' &&
     typeof r.isDeleted === 'boolean'
   );
+}
+
+/** First bytes of a column-oriented page (the legacy format starts with `{"values":`). */
+const COLUMNS_FORMAT = 'region-sync/page-columns-1';
+
+/**
+ * The column names every row of the page carries, or null when rows differ in which columns they
+ * carry (presence matters: the residency guard refuses a forbidden column even when null).
+ */
+function sharedColumns(rows: readonly SyncRow[]): string[] | null {
+  const first = rows[0];
+  if (first === undefined) return [];
+  const columns = Object.keys(first.values);
+  const n = columns.length;
+  for (const r of rows) {
+    const v = r.values;
+    let count = 0;
+    for (const c in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, c)) continue;
+      if (v[c] === undefined) return null;
+      count++;
+    }
+    if (count !== n) return null;
+    for (let i = 0; i < n; i++)
+      if (!Object.prototype.hasOwnProperty.call(v, columns[i] as string)) return null;
+  }
+  return columns;
+}
+
+/**
+ * A page's text before compression. Column-oriented when every row carries the same columns (the
+ * normal case): one JSON document `{"format", "columns", "rows"}` where each row is the array of
+ * its values in `columns` order followed by modifiedAt, originRegion and isDeleted — column names
+ * once instead of once a row, and one parse instead of one a line. Pages whose rows carry
+ * different column sets stay JSON lines of whole rows, so which columns a row carries survives.
+ */
+export function serializePage(rows: readonly SyncRow[]): string {
+  const columns = sharedColumns(rows);
+  if (columns === null) {
+    let text = '';
+    for (const r of rows) text += `${JSON.stringify(r)}\n`;
+    return text;
+  }
+  const n = columns.length;
+  const out: SqlValue[][] = new Array<SqlValue[]>(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j] as SyncRow;
+    const a = new Array<SqlValue>(n + 3);
+    for (let i = 0; i < n; i++) a[i] = r.values[columns[i] as string] as SqlValue;
+    a[n] = r.modifiedAt;
+    a[n + 1] = r.originRegion;
+    a[n + 2] = r.isDeleted;
+    out[j] = a;
+  }
+  return `${JSON.stringify({ format: COLUMNS_FORMAT, columns, rows: out })}\n`;
+}
+
+function malformed(blob: string): SyncError {
+  return new SyncError('schema', `staged page ${blob} holds a malformed row`);
+}
+
+function parseColumns(doc: unknown, blob: string): SyncRow[] {
+  const { columns, rows } = doc as { columns: unknown; rows: unknown };
+  if (!Array.isArray(columns) || !Array.isArray(rows) || !columns.every((c) => typeof c === 'string'))
+    throw malformed(blob);
+  const cols = columns;
+  const n = cols.length;
+  const out: SyncRow[] = new Array<SyncRow>(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const a: unknown = rows[j];
+    if (!Array.isArray(a) || a.length !== n + 3) throw malformed(blob);
+    const modifiedAt: unknown = a[n];
+    const originRegion: unknown = a[n + 1];
+    const isDeleted: unknown = a[n + 2];
+    if (typeof modifiedAt !== 'string' || typeof originRegion !== 'string' || typeof isDeleted !== 'boolean')
+      throw malformed(blob);
+    const values: Record<string, SqlValue> = {};
+    for (let i = 0; i < n; i++) {
+      const v: unknown = a[i];
+      if (v !== null && typeof v === 'object') throw malformed(blob);
+      values[cols[i] as string] = v as SqlValue;
+    }
+    out[j] = { values, modifiedAt, originRegion, isDeleted };
+  }
+  return out;
+}
+
+/** Rows of a page's text (either format); `blob` names the page in errors. */
+export function parsePage(text: string, blob: string): SyncRow[] {
+  if (text.startsWith(`{"format":"${COLUMNS_FORMAT}"`)) return parseColumns(JSON.parse(text), blob);
+  const rows: SyncRow[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const parsed: unknown = JSON.parse(line);
+    if (!isSyncRow(parsed)) throw malformed(blob);
+    rows.push(parsed);
+  }
+  return rows;
+}
+
+/** Compression level of staged pages (see bench/batchSyncStages.ts for the measurements). */
+export const STAGING_GZIP_LEVEL = 1;
+
+/** A page body as staged (synchronous; benchmarks and tests). */
+export function encodePage(rows: readonly SyncRow[], options: { level?: number } = {}): Buffer {
+  return gzipSync(Buffer.from(serializePage(rows), 'utf8'), { level: options.level ?? STAGING_GZIP_LEVEL });
+}
+
+/** Rows of a staged page body (synchronous; benchmarks and tests). */
+export function decodePage(body: Buffer, blob = '(page)'): SyncRow[] {
+  return parsePage(gunzipSync(body).toString('utf8'), blob);
 }
 
 export interface BlobStagingOptions {
@@ -148,9 +259,7 @@ export class AzureBlobStaging implements BlobStaging {
   async writePage(ref: PageRef, rows: readonly SyncRow[]): Promise<StagedPage> {
     await this.init();
     const blob = AzureBlobStaging.pageName(ref);
-    let text = '';
-    for (const r of rows) text += `${JSON.stringify(r)}\n`;
-    const body = await gzipAsync(Buffer.from(text, 'utf8'));
+    const body = await gzipAsync(Buffer.from(serializePage(rows), 'utf8'), { level: STAGING_GZIP_LEVEL });
     try {
       await this.container.getBlockBlobClient(blob).uploadData(body, {
         blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' },
@@ -170,15 +279,7 @@ export class AzureBlobStaging implements BlobStaging {
     } catch (e) {
       throw translateBlobError(e, `read ${blob}`);
     }
-    const text = (await gunzipAsync(compressed)).toString('utf8');
-    const rows: SyncRow[] = [];
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const parsed: unknown = JSON.parse(line);
-      if (!isSyncRow(parsed)) throw new SyncError('schema', `staged page ${blob} holds a malformed row`);
-      rows.push(parsed);
-    }
-    return rows;
+    return parsePage((await gunzipAsync(compressed)).toString('utf8'), blob);
   }
 
   private async list(prefix: string | undefined): Promise<{ name: string; lastModified: Date }[]> {

@@ -199,7 +199,8 @@ export interface StagedPage {
 }
 
 /**
- * Blob staging of extracted pages between extract and apply (gzip JSON lines, one row a line).
+ * Blob staging of extracted pages between extract and apply (gzip JSON, column names once per
+ * page; rows read back exactly as written, including which columns each row carries).
  * Writing the same page again overwrites it, so a retried extract is harmless.
  */
 export interface BlobStaging {
