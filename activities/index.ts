@@ -1,4 +1,7 @@
 import * as df from 'durable-functions';
+import type { Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
+import { batchTelemetry, withTelemetry } from './activityTelemetry.js';
 import { createApplyPage } from './applyPage.js';
 import { createBeginLink } from './beginLink.js';
 import { activities } from './contracts.js';
@@ -9,7 +12,7 @@ import type { SyncRuntime } from './runtime.js';
 import { createWriteReport } from './writeReport.js';
 
 /** Registers every batch-sync activity over the runtime's ports. */
-export function registerActivities(runtime: SyncRuntime): void {
+export function registerActivities(runtime: SyncRuntime, telemetry: Telemetry = silentTelemetry): void {
   const handlers: Record<keyof typeof activities, (input: never) => Promise<unknown>> = {
     planFlow: createPlanFlow(runtime),
     beginLink: createBeginLink(runtime),
@@ -21,6 +24,7 @@ export function registerActivities(runtime: SyncRuntime): void {
   };
   for (const [key, handler] of Object.entries(handlers)) {
     const name = activities[key as keyof typeof activities].name;
-    df.app.activity(name, { handler: (input: unknown) => handler(input as never) });
+    const run = withTelemetry(name, handler, batchTelemetry[key], telemetry, () => runtime.now());
+    df.app.activity(name, { handler: (input: unknown, context) => run(input, context) });
   }
 }

@@ -12,6 +12,13 @@ function contract<I, O>(name: string, retry: RetryProfileName): ActivityContract
   return Object.freeze({ name, retry });
 }
 
+/**
+ * An event as the trigger delivered it: the broker's enqueued time rides beside the validated
+ * body (it is not part of the wire schema) through the entity to the saga, for the order latency
+ * metric. Events replayed from the dead letters have none.
+ */
+export type DeliveredOrderEvent = OrderEvent & { readonly enqueuedTimeUtc?: string };
+
 /** Every saga step knows its saga (audit run id) and the event it applies. */
 export interface OrderStepInput {
   readonly sagaId: string;
@@ -41,16 +48,24 @@ export interface RestoreHubOrderInput {
   /** The saga whose kept snapshot is put back. */
   readonly sagaId: string;
   readonly sourceRegion: string;
+  /** The order and version of the saga (telemetry correlation only). */
+  readonly orderId?: string;
+  readonly version?: number;
 }
 
 export interface RemoveAfterSalesInput {
   readonly orderId: string;
   readonly version: number;
+  /** Telemetry correlation only. */
+  readonly sagaId?: string;
+  readonly sourceRegion?: string;
 }
 
 export interface WriteReceiptInput {
   readonly sourceRegion: string;
   readonly receipt: SyncReceipt;
+  /** When the broker enqueued the event (an applied receipt then records the order latency). */
+  readonly enqueuedTimeUtc?: string;
 }
 
 export type WriteReceiptOutput =

@@ -1,4 +1,7 @@
 import * as df from 'durable-functions';
+import type { Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
+import { orderTelemetry, withTelemetry } from './activityTelemetry.js';
 import { orderActivities } from './orderContracts.js';
 import type { OrderRuntime } from './orderRuntime.js';
 import {
@@ -10,7 +13,7 @@ import {
 } from './orderSaga.js';
 
 /** Registers the order saga's steps and compensations over the order runtime's ports. */
-export function registerOrderActivities(runtime: OrderRuntime): void {
+export function registerOrderActivities(runtime: OrderRuntime, telemetry: Telemetry = silentTelemetry): void {
   const handlers: Record<keyof typeof orderActivities, (input: never) => Promise<unknown>> = {
     upsertHubOrder: createUpsertHubOrder(runtime),
     registerAfterSales: createRegisterAfterSales(runtime),
@@ -20,6 +23,7 @@ export function registerOrderActivities(runtime: OrderRuntime): void {
   };
   for (const [key, handler] of Object.entries(handlers)) {
     const name = orderActivities[key as keyof typeof orderActivities].name;
-    df.app.activity(name, { handler: (input: unknown) => handler(input as never) });
+    const run = withTelemetry(name, handler, orderTelemetry[key], telemetry, () => runtime.now());
+    df.app.activity(name, { handler: (input: unknown, context) => run(input, context) });
   }
 }

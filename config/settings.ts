@@ -38,6 +38,15 @@ export const SETTING = {
   orderGapWaitMs: 'REGION_SYNC_ORDER_GAP_WAIT_MS',
   /** Order sync: blob container keeping refused order events (the app's dead letters). Default `order-deadletters`. */
   orderDeadLetterContainer: 'REGION_SYNC_ORDER_DEADLETTER_CONTAINER',
+  /** Telemetry: the zone this app is (`cn`, `sea`, ...), the `zone` field of every log line. Default `local`. */
+  zone: 'REGION_SYNC_ZONE',
+  /**
+   * Telemetry: Application Insights. When set, custom metrics are exported with Azure Monitor
+   * OpenTelemetry (the host ships the logs itself); unset (devhost), metrics are written as log lines.
+   */
+  appInsightsConnection: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  /** Telemetry: `Authorization=AAD;ClientId=<uami client id>` for Entra ID ingestion of the metrics. */
+  appInsightsAuthentication: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   /** The Functions host's storage; only read as the staging fallback. */
   webJobsStorage: 'AzureWebJobsStorage',
   /**

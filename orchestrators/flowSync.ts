@@ -14,6 +14,8 @@ import { activities, callActivity } from '../activities/contracts';
 import type { LinkId } from '../sync/model.js';
 import type { LinkProgress, ReconcileLinkOutput, TypedSubTask } from './contracts.js';
 import { emptyProgress, linkKey, orchestrators, startSubOrchestration } from './contracts.js';
+import { replaySafeLog } from './replaySafeLog.js';
+import { TELEMETRY_EVENT, linkLabel } from '../sync/telemetry.js';
 
 /** Pages a pairSync call walks before handing progress back. */
 export const PAGES_PER_CALL = 8;
@@ -133,6 +135,14 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
       calls: {},
     };
   }
+  const log = replaySafeLog(context, { flowRunId: state.runId, flow: request.flow });
+  if (input.state === undefined)
+    log.info(TELEMETRY_EVENT.runStarted, {
+      mode: request.mode,
+      dryRun: request.dryRun,
+      trigger: request.trigger,
+      links: state.plan.inbound.length + state.plan.outbound.length,
+    });
   const waves: readonly (readonly LinkId[])[] = [state.plan.inbound, state.plan.outbound];
   const pageSize = request.pageSize ?? state.plan.pageSize;
   const cap = Math.max(1, state.plan.concurrencyPerTarget);
@@ -154,6 +164,8 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
             if (running.filter((j) => j.target === link.target).length >= cap) continue;
             const call = (state.calls[key] ?? 0) + 1;
             state = { ...state, calls: { ...state.calls, [key]: call } };
+            if (call === 1)
+              log.info(TELEMETRY_EVENT.linkStarted, { link: linkLabel(link), wave: state.wave });
             const sub = startSubOrchestration(
               context,
               orchestrators.pairSync,
@@ -184,6 +196,16 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
           ? { ...before, lastError: errorText(winner) }
           : job.sub.result();
         state = { ...state, progress: { ...state.progress, [job.key]: after } };
+        if (after.lastError !== null)
+          log.error(TELEMETRY_EVENT.linkFailed, { link: linkLabel(after.link), error: after.lastError });
+        else if (after.done)
+          log.info(TELEMETRY_EVENT.linkFinished, {
+            link: linkLabel(after.link),
+            pages: after.pages,
+            rowsRead: after.rowsRead,
+            rowsWritten: after.inserted + after.updated,
+            lostConflicts: after.lostConflicts,
+          });
         context.df.setCustomStatus(progressStatus(state, request, running.length));
         completions++;
         if (completions >= (tuning.completionsPerGeneration ?? COMPLETIONS_PER_GENERATION)) draining = true;
@@ -223,6 +245,15 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
         jobs.splice(index, 1);
         const outcome = winner.isFaulted ? { error: errorText(winner) } : job.sub.result();
         state = { ...state, reconcile: { ...state.reconcile, [job.key]: outcome } };
+        const label = linkLabel((state.progress[job.key] as LinkProgress).link);
+        if ('error' in outcome) log.error(TELEMETRY_EVENT.linkFailed, { link: label, error: outcome.error });
+        else
+          log.info(TELEMETRY_EVENT.linkReconciled, {
+            link: label,
+            matched: outcome.matched,
+            repaired: outcome.repaired,
+            refused: outcome.refused,
+          });
         context.df.setCustomStatus({
           ...progressStatus(state, request, jobs.length),
           reconciled: Object.keys(state.reconcile).length,
@@ -279,6 +310,16 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
   }
   context.df.setCustomStatus({ ...progressStatus(state, request, 0), reportBlob: report.reportBlob });
   const failed = links.filter((l) => l.lastError !== null);
+  const totals = {
+    links: links.length,
+    failedLinks: failed.length,
+    pages: report.totals.pages,
+    rowsRead: report.totals.rowsRead,
+    rowsWritten: report.totals.rowsWritten,
+    repaired: report.totals.repaired,
+  };
+  if (failed.length > 0) log.error(TELEMETRY_EVENT.runFailed, totals);
+  else log.info(TELEMETRY_EVENT.runFinished, totals);
   if (failed.length > 0) {
     // The run did not do its job: fail it (with every link's reason) rather than report success.
     throw new Error(

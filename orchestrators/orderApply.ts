@@ -9,9 +9,11 @@
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { callActivity } from '../activities/contracts';
-import type { OrderApplyInput, OrderApplyOutput } from '../activities/orderContracts';
+import type { DeliveredOrderEvent, OrderApplyInput, OrderApplyOutput } from '../activities/orderContracts';
 import { orderActivities } from '../activities/orderContracts';
 import type { ReceiptStatus } from '../sync/orderSaga.js';
+import { TELEMETRY_EVENT } from '../sync/telemetry.js';
+import { replaySafeLog } from './replaySafeLog.js';
 
 interface Compensation {
   readonly name: string;
@@ -23,6 +25,14 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
   const sagaId = context.df.instanceId;
   const at = () => context.df.currentUtcDateTime.toISOString();
   const compensations: Compensation[] = [];
+  const enqueuedTimeUtc = (event as DeliveredOrderEvent).enqueuedTimeUtc;
+  const log = replaySafeLog(context, {
+    orderId: event.orderId,
+    region: event.region,
+    version: event.version,
+    sagaId,
+  });
+  log.info(TELEMETRY_EVENT.sagaStarted, { op: event.op, lines: event.lines.length });
 
   function* receipt(status: ReceiptStatus, reason: string | null, hubVersion: number | null) {
     const out = yield* callActivity(context, orderActivities.writeReceipt, {
@@ -36,6 +46,7 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
         sagaId,
         at: at(),
       },
+      ...(status === 'applied' && enqueuedTimeUtc !== undefined ? { enqueuedTimeUtc } : {}),
     });
     return out.kind === 'written' ? null : `${out.reason}: ${out.detail}`;
   }
@@ -51,6 +62,7 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
       const reason = `the hub holds v${upsert.previousVersion}`;
       const problem = yield* receipt('stale', reason, upsert.previousVersion);
       if (problem !== null) throw new Error(`stale receipt refused: ${problem}`);
+      log.info(TELEMETRY_EVENT.orderStale, { hubVersion: upsert.previousVersion });
       return {
         kind: 'stale',
         version: event.version,
@@ -66,6 +78,8 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
         callActivity(context, orderActivities.restoreHubOrder, {
           sagaId,
           sourceRegion: event.region,
+          orderId: event.orderId,
+          version: event.version,
         }),
     });
 
@@ -77,11 +91,14 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
         callActivity(context, orderActivities.removeAfterSales, {
           orderId: event.orderId,
           version: event.version,
+          sagaId,
+          sourceRegion: event.region,
         }),
     });
 
     const problem = yield* receipt('applied', null, event.version);
     if (problem !== null) throw new SagaRejection(problem);
+    log.info(TELEMETRY_EVENT.orderApplied, { hubVersion: event.version, before });
     return {
       kind: 'applied',
       version: event.version,
@@ -93,15 +110,31 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
     // A business rejection, or an activity whose retries ran out (durable hands back a plain Error).
     failure = e instanceof SagaRejection ? e.message : `fault: ${(e as Error).message}`;
   }
+  log.warn(TELEMETRY_EVENT.sagaStepFailed, { reason: failure, compensations: compensations.length });
 
   const compensated: string[] = [];
   for (const c of compensations) {
-    yield* c.run();
+    try {
+      yield* c.run();
+    } catch (e) {
+      log.error(TELEMETRY_EVENT.compensationRun, {
+        step: c.name,
+        outcome: 'failed',
+        error: (e as Error).message,
+      });
+      throw e;
+    }
+    log.info(TELEMETRY_EVENT.compensationRun, { step: c.name, outcome: 'done' });
     compensated.push(c.name);
   }
+  if (compensated.length > 0)
+    log.warn(TELEMETRY_EVENT.orderCompensated, { compensated: compensated.join(',') });
   const problem = yield* receipt('failed', failure, before);
-  if (problem !== null)
+  if (problem !== null) {
+    log.error(TELEMETRY_EVENT.orderFailed, { reason: failure, receipt: problem });
     throw new Error(`saga ${sagaId} failed (${failure}) and its failure receipt too: ${problem}`);
+  }
+  log.warn(TELEMETRY_EVENT.orderFailed, { reason: failure, hubVersion: before });
   return { kind: 'failed', version: event.version, hubVersion: before, reason: failure, compensated };
 }
 

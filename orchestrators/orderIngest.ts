@@ -12,6 +12,8 @@ import type { OrderApplyInput, OrderApplyOutput, OrderIngestInput } from '../act
 import { ORDER_SYNC_ENTITY, orderOrchestrators, orderSyncOps } from '../activities/orderContracts';
 import type { OrderSyncDecision } from '../sync/orderSyncState.js';
 import { orderEntityKey } from '../sync/orderSyncState.js';
+import { TELEMETRY_EVENT } from '../sync/telemetry.js';
+import { replaySafeLog } from './replaySafeLog.js';
 
 /** Turns taken in one generation before continue-as-new keeps the history small. */
 const TURNS_PER_GENERATION = 16;
@@ -30,6 +32,7 @@ export function* orderIngest(
   const region = input.kind === 'offer' ? input.event.region : input.region;
   const orderId = input.kind === 'offer' ? input.event.orderId : input.orderId;
   const entity = new df.EntityId(ORDER_SYNC_ENTITY, orderEntityKey(region, orderId));
+  const log = replaySafeLog(context, { orderId, region });
 
   let decision: OrderSyncDecision =
     input.kind === 'offer'
@@ -39,6 +42,13 @@ export function* orderIngest(
           now: now(),
         })) as OrderSyncDecision)
       : (input.decision as OrderSyncDecision);
+  if (input.kind === 'offer')
+    log.info(TELEMETRY_EVENT.orderOffered, {
+      version: input.event.version,
+      decision: decision.kind,
+      ...(decision.kind === 'run' ? { sagaId: decision.instanceId, applyVersion: decision.version } : {}),
+      ...(decision.kind === 'idle' || decision.kind === 'dropped' ? { reason: decision.reason } : {}),
+    });
   const applies: OrderApplyOutput[] = [];
 
   for (let turn = 0; turn < TURNS_PER_GENERATION; turn++) {
@@ -54,6 +64,11 @@ export function* orderIngest(
       } catch (e) {
         // The saga could not even compensate: the version is settled as failed so the order is not
         // stuck; the failed saga instance keeps the details for a person.
+        log.error(TELEMETRY_EVENT.orderFailed, {
+          version: decision.version,
+          sagaId: decision.instanceId,
+          reason: `saga failed: ${(e as Error).message.split('\n', 1)[0] ?? ''}`,
+        });
         result = {
           kind: 'failed',
           version: decision.version,

@@ -11,12 +11,19 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { activities, callActivity } from '../activities/contracts';
 import type { LinkProgress, PairSyncInput } from './contracts.js';
+import { replaySafeLog } from './replaySafeLog.js';
+import { TELEMETRY_EVENT, linkLabel } from '../sync/telemetry.js';
 
 export function* pairSync(context: OrchestrationContext): Generator<Task, LinkProgress, unknown> {
   const input = context.df.getInput<PairSyncInput>();
   let progress = input.progress;
   let walked = 0;
   const backfill = input.window !== undefined;
+  const log = replaySafeLog(context, {
+    flowRunId: input.runId,
+    flow: progress.link.flow,
+    link: linkLabel(progress.link),
+  });
 
   while (!progress.done && input.pagesThisCall + walked < input.maxPages) {
     if (walked >= input.pagesPerGeneration) {
@@ -34,6 +41,7 @@ export function* pairSync(context: OrchestrationContext): Generator<Task, LinkPr
         link: progress.link,
         table,
         backfill,
+        runId: input.runId,
       });
       position = { after: begun.after, upTo: begun.upTo, checkpointTable: begun.checkpointTable };
       progress = { ...progress, position, page: 0 };
@@ -68,6 +76,12 @@ export function* pairSync(context: OrchestrationContext): Generator<Task, LinkPr
       }
       if (applied.kind === 'rejected') {
         // Refused by the residency guard: nothing was written and the cursor cannot move past it.
+        log.warn(TELEMETRY_EVENT.pageRejected, {
+          table,
+          page: progress.page,
+          reason: applied.reason,
+          detail: applied.detail,
+        });
         return {
           ...progress,
           pages: progress.pages + 1,

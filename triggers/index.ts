@@ -1,17 +1,19 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { SyncRuntime } from '../activities/runtime.js';
+import type { Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
 import { health } from './health';
 import { createStartSync, createSyncStatus } from './syncHttp.js';
 import { createScheduledSync } from './syncTimers.js';
 
-export function registerTriggers(runtime: SyncRuntime): void {
+export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = silentTelemetry): void {
   app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
   df.app.client.http('startSync', {
     methods: ['POST'],
     authLevel: 'function',
     route: 'sync/{flow}',
-    handler: createStartSync(runtime),
+    handler: createStartSync(runtime, telemetry),
   });
   df.app.client.http('syncStatus', {
     methods: ['GET'],
@@ -25,11 +27,11 @@ export function registerTriggers(runtime: SyncRuntime): void {
     const fn = flow.name.replace(/[^A-Za-z0-9]/g, '_');
     df.app.client.timer(`syncNightly_${fn}`, {
       schedule: flow.schedule.incremental,
-      handler: createScheduledSync(flow.name, 'incremental'),
+      handler: createScheduledSync(flow.name, 'incremental', telemetry),
     });
     df.app.client.timer(`syncMonthly_${fn}`, {
       schedule: flow.schedule.fullCompare,
-      handler: createScheduledSync(flow.name, 'full'),
+      handler: createScheduledSync(flow.name, 'full', telemetry),
     });
   }
 }

@@ -15,10 +15,13 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { OrderIngestInput } from '../activities/orderContracts.js';
+import type { DeliveredOrderEvent, OrderIngestInput } from '../activities/orderContracts.js';
+import type { LogSink, Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
+import { METRIC, TELEMETRY_EVENT } from '../sync/telemetry.js';
 import { ORDER_SYNC_ENTITY, ingestInstanceId, orderOrchestrators } from '../activities/orderContracts.js';
 import type { OrderRuntime } from '../activities/orderRuntime.js';
-import type { DeadLetteredOrderEvent, OrderEvent } from '../sync/orderEvent.js';
+import type { DeadLetteredOrderEvent } from '../sync/orderEvent.js';
 import { ORDER_ID_PATTERN, deadLetterId, parseOrderMessage } from '../sync/orderEvent.js';
 import type { OrderSyncState } from '../sync/orderSyncState.js';
 import { orderEntityKey } from '../sync/orderSyncState.js';
@@ -34,7 +37,7 @@ const bodyText = (m: unknown): string =>
  * Starts the event's ingest orchestration. A duplicate delivery while the first is still running
  * finds the instance busy: that is not an error (the entity would drop the duplicate anyway).
  */
-export async function startIngest(client: df.DurableClient, event: OrderEvent): Promise<string> {
+export async function startIngest(client: df.DurableClient, event: DeliveredOrderEvent): Promise<string> {
   const instanceId = ingestInstanceId(event.region, event.orderId, event.version);
   const input: OrderIngestInput = { kind: 'offer', event };
   try {
@@ -51,7 +54,11 @@ export async function startIngest(client: df.DurableClient, event: OrderEvent): 
   return instanceId;
 }
 
-export function createOrderEventsTrigger(deps: Deps) {
+export function createOrderEventsTrigger(
+  deps: Deps,
+  telemetry: Telemetry = silentTelemetry,
+  queue = 'order-events',
+) {
   return async function orderEvents(
     message: unknown,
     client: df.DurableClient,
@@ -83,10 +90,34 @@ export function createOrderEventsTrigger(deps: Deps) {
         replays: [],
       };
       await deps.deadLetters.put(record);
-      context.warn(`order event ${messageId ?? '(no id)'} dead-lettered as ${record.id}: ${parsed.reason}`);
+      const t = telemetry.forInvocation(context);
+      t.log.warn(TELEMETRY_EVENT.deadLettered, {
+        messageId: messageId ?? undefined,
+        sessionId: sessionId ?? undefined,
+        queue,
+        deadLetterId: record.id,
+        reason: parsed.reason,
+        issues: parsed.issues.slice(0, 5).join('; '),
+        enqueuedTimeUtc: record.message.enqueuedTimeUtc,
+        deliveryCount: record.message.deliveryCount,
+      });
+      t.metrics.record(METRIC.deadLetterCount, 1, { queue, source: 'trigger' });
       return;
     }
-    await startIngest(client, parsed.event);
+    const enqueuedTimeUtc = text(meta.enqueuedTimeUtc);
+    const event: DeliveredOrderEvent =
+      enqueuedTimeUtc === null ? parsed.event : { ...parsed.event, enqueuedTimeUtc };
+    const instanceId = await startIngest(client, event);
+    telemetry.forInvocation(context).log.info(TELEMETRY_EVENT.orderReceived, {
+      messageId: messageId ?? undefined,
+      sessionId: sessionId ?? undefined,
+      orderId: event.orderId,
+      region: event.region,
+      version: event.version,
+      instanceId,
+      enqueuedTimeUtc: enqueuedTimeUtc,
+      deliveryCount: num(meta.deliveryCount),
+    });
   };
 }
 
@@ -117,10 +148,22 @@ export function createOrderStatus(deps: Pick<OrderRuntime, 'rules'>) {
 }
 
 /** GET /api/order-deadletters?max=100 */
-export function createListDeadLetters(deps: Pick<OrderRuntime, 'deadLetters'>) {
-  return async function listDeadLetters(request: HttpRequest): Promise<HttpResponseInit> {
+export function createListDeadLetters(
+  deps: Pick<OrderRuntime, 'deadLetters'>,
+  telemetry: Telemetry = silentTelemetry,
+  queue = 'order-events',
+) {
+  return async function listDeadLetters(
+    request: HttpRequest,
+    context?: InvocationContext,
+  ): Promise<HttpResponseInit> {
     const max = Math.min(1000, Math.max(1, Number(request.query.get('max') ?? '100') || 100));
     const records = await deps.deadLetters.list(max);
+    // A gauge of the app's dead letters, when the listing holds them all (it is capped at max).
+    if (context !== undefined && records.length < max)
+      telemetry
+        .forInvocation(context as LogSink)
+        .metrics.record(METRIC.deadLetterCount, records.length, { queue, source: 'list' });
     return json(200, {
       deadLetters: records.map((r) => ({
         id: r.id,
@@ -149,10 +192,14 @@ export function createGetDeadLetter(deps: Pick<OrderRuntime, 'deadLetters'>) {
  * app or its config) or the corrected event. The event is validated as the trigger does and goes
  * through the same entity version guard; the attempt is recorded on the dead letter.
  */
-export function createReplayDeadLetter(deps: Pick<OrderRuntime, 'rules' | 'deadLetters' | 'now'>) {
+export function createReplayDeadLetter(
+  deps: Pick<OrderRuntime, 'rules' | 'deadLetters' | 'now'>,
+  telemetry: Telemetry = silentTelemetry,
+) {
   return async function replayDeadLetter(
     request: HttpRequest,
     client: df.DurableClient,
+    context?: InvocationContext,
   ): Promise<HttpResponseInit> {
     const id = request.params.id ?? '';
     const record = /^[A-Za-z0-9._-]{1,200}$/.test(id) ? await deps.deadLetters.get(id) : null;
@@ -171,6 +218,14 @@ export function createReplayDeadLetter(deps: Pick<OrderRuntime, 'rules' | 'deadL
       return json(422, { id, reason: parsed.reason, issues: parsed.issues });
     }
     const instanceId = await startIngest(client, parsed.event);
+    if (context !== undefined)
+      telemetry.forInvocation(context).log.info(TELEMETRY_EVENT.deadLetterReplayed, {
+        deadLetterId: id,
+        orderId: parsed.event.orderId,
+        region: parsed.event.region,
+        version: parsed.event.version,
+        instanceId,
+      });
     await deps.deadLetters.put({
       ...record,
       replays: [...record.replays, { at, outcome: 'accepted', instanceId }],

@@ -1,6 +1,8 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrderRuntime } from '../activities/orderRuntime.js';
+import type { Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
 import {
   createGetDeadLetter,
   createListDeadLetters,
@@ -13,12 +15,12 @@ import {
 export const ORDER_EVENTS_QUEUE = 'order-events';
 
 /** Registers the order-events trigger and the order HTTP endpoints. */
-export function registerOrderTriggers(runtime: OrderRuntime): void {
+export function registerOrderTriggers(runtime: OrderRuntime, telemetry: Telemetry = silentTelemetry): void {
   df.app.client.serviceBusQueue('orderEvents', {
     connection: 'ServiceBusConnection',
     queueName: ORDER_EVENTS_QUEUE,
     isSessionsEnabled: true,
-    handler: createOrderEventsTrigger(runtime),
+    handler: createOrderEventsTrigger(runtime, telemetry, ORDER_EVENTS_QUEUE),
   });
   df.app.client.http('orderStatus', {
     methods: ['GET'],
@@ -30,7 +32,7 @@ export function registerOrderTriggers(runtime: OrderRuntime): void {
     methods: ['GET'],
     authLevel: 'function',
     route: 'order-deadletters',
-    handler: createListDeadLetters(runtime),
+    handler: createListDeadLetters(runtime, telemetry, ORDER_EVENTS_QUEUE),
   });
   app.http('orderDeadLetter', {
     methods: ['GET'],
@@ -42,6 +44,6 @@ export function registerOrderTriggers(runtime: OrderRuntime): void {
     methods: ['POST'],
     authLevel: 'function',
     route: 'order-deadletters/{id}/replay',
-    handler: createReplayDeadLetter(runtime),
+    handler: createReplayDeadLetter(runtime, telemetry),
   });
 }

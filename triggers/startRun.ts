@@ -3,6 +3,8 @@ import type { RunRequest } from '../activities/contracts.js';
 import { orchestrators } from '../orchestrators/contracts.js';
 import type { FlowSyncInput } from '../orchestrators/flowSync.js';
 import { instanceIdFor } from './syncRequest.js';
+import type { TelemetryLog } from '../sync/telemetry.js';
+import { TELEMETRY_EVENT } from '../sync/telemetry.js';
 
 const ACTIVE = new Set(['Running', 'Pending', 'ContinuedAsNew']);
 
@@ -21,6 +23,23 @@ async function isActive(client: DurableClient, instanceId: string): Promise<bool
  * then answered like any other duplicate.
  */
 export async function startRun(
+  client: DurableClient,
+  request: RunRequest,
+  log?: TelemetryLog,
+): Promise<{ instanceId: string; started: boolean }> {
+  const result = await startOrFind(client, request);
+  log?.info(TELEMETRY_EVENT.runRequested, {
+    flow: request.flow,
+    mode: request.mode,
+    dryRun: request.dryRun,
+    trigger: request.trigger,
+    instanceId: result.instanceId,
+    started: result.started,
+  });
+  return result;
+}
+
+async function startOrFind(
   client: DurableClient,
   request: RunRequest,
 ): Promise<{ instanceId: string; started: boolean }> {

@@ -4,9 +4,14 @@ import type { SyncRuntime } from '../activities/runtime.js';
 import { createFlowStatus } from '../activities/flowStatus.js';
 import { instanceIdFor, parseSyncBody } from './syncRequest.js';
 import { startRun } from './startRun.js';
+import type { Telemetry } from '../adapters/telemetry.js';
+import { silentTelemetry } from '../adapters/telemetry.js';
 
 /** POST /api/sync/{flow}: validates, starts (or finds) the run, answers 202 with the status URLs. */
-export function createStartSync(runtime: Pick<SyncRuntime, 'topology'>) {
+export function createStartSync(
+  runtime: Pick<SyncRuntime, 'topology'>,
+  telemetry: Telemetry = silentTelemetry,
+) {
   return async function startSync(
     request: HttpRequest,
     client: DurableClient,
@@ -34,7 +39,11 @@ export function createStartSync(runtime: Pick<SyncRuntime, 'topology'>) {
     }
     const parsed = parseSyncBody(flow, body, runtime.topology, 'http');
     if (!parsed.ok) return { status: 400, jsonBody: { error: 'invalid request', problems: parsed.problems } };
-    const { instanceId, started } = await startRun(client, parsed.request);
+    const { instanceId, started } = await startRun(
+      client,
+      parsed.request,
+      telemetry.forInvocation(context).log,
+    );
     context.log(
       started ? `started ${instanceId}` : `${instanceId} is already running; not starting another run`,
     );
