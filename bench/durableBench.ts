@@ -2,6 +2,10 @@
  * Durable backend throughput on the file-backed task hub: fan-out/fan-in of 1,000 no-op
  * activities, and chains of 1,000 and 2,000 sequential activities. Linear replay keeps the
  * 2,000/1,000 chain time ratio near 2 (quadratic replay would give about 4).
+ *
+ * Same-run baseline for the fan-out: the same 1,000 no-op activity invocations (same inputs, all
+ * started at once) called directly through the host's FunctionInvoker, with no task hub or
+ * orchestrator; printed as work items/s of each and the fan-out / baseline ratio.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +14,7 @@ import { SystemClock } from '../devhost/clock';
 import { DurableExtension } from '../devhost/durable/durableExtension';
 import { isTerminal } from '../devhost/durable/protocol';
 import { Host } from '../devhost/host';
+import { ratio } from './fixtures/benchStats';
 
 const APP = path.resolve(__dirname, '../../test/fixtures/durable-bench');
 
@@ -38,8 +43,25 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     return { wall: elapsed, cpu: (cpu.user + cpu.system) / 1000 };
   };
+  /** The fan-out's activity work without the durable machinery: n invocations of noop at once. */
+  const direct = async (n: number): Promise<{ wall: number; cpu: number }> => {
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        host.invoker.invoke({ functionName: 'noop', triggerData: { json: JSON.stringify(i) } }),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    const failed = outcomes.find((o) => o.error !== undefined);
+    if (failed) throw new Error(`noop invoked directly failed: ${failed.error?.message ?? ''}`);
+    const cpu = process.cpuUsage(cpu0);
+    return { wall: elapsed, cpu: (cpu.user + cpu.system) / 1000 };
+  };
   try {
     await run('chain', 50); // warm-up: JIT, SQLite page cache
+    await direct(50);
+    const baseline = await direct(1000);
     const fan = await run('fanOut', 1000);
     const chain1 = await run('chain', 1000);
     const chain2 = await run('chain', 2000);
@@ -49,6 +71,18 @@ async function main(): Promise<void> {
           `(${Math.round((items / t.wall) * 1000)} work items/s)`,
       );
     line('durable fan-out/fan-in 1,000 no-op activities (goal < 5 s)', 1000, fan);
+    line(
+      'baseline: the same 1,000 no-op activities invoked directly (FunctionInvoker, no hub)',
+      1000,
+      baseline,
+    );
+    const fanRate = (1000 / fan.wall) * 1000;
+    const baseRate = (1000 / baseline.wall) * 1000;
+    console.log(
+      `durable fan-out vs direct baseline: ${Math.round(fanRate)} vs ${Math.round(baseRate)} work items/s, ` +
+        `throughput ratio fan-out / baseline ${ratio(fanRate, baseRate)} (the fan-out takes ${ratio(fan.wall, baseline.wall)} ` +
+        `the baseline's wall time, ${ratio(fan.cpu, baseline.cpu)} its CPU time)`,
+    );
     line('durable chain of 1,000 sequential activities', 1000, chain1);
     line('durable chain of 2,000 sequential activities', 2000, chain2);
     console.log(

@@ -5,54 +5,107 @@
  * (a version folded into a newer one counts as applied when that one is), and the throughput.
  * Goal: p99 under 1 s.
  *
+ * Same-run baseline, run first: the same events (same seed, rate and duration) applied in this
+ * process straight through the saga's steps over the app's own adapters (parse the message, upsert
+ * the hub order, register after-sales, write the receipt: the activities' code over the SQLite
+ * region and saga stores, fresh files) with no broker, entity or durable orchestration. Each
+ * 100 ms tick's events are applied in order before the next tick. Its latency is read the same
+ * way (the hub audit record), and the durable / baseline ratios of latency and throughput are
+ * printed. The baseline applies every version; the durable path may fold versions together.
+ *
  * Usage: node dist/bench/orderSync.js [--rate 50] [--seconds 60] [--orders 2000] [--shuffle] [--duplicates]
+ *        [--quick]  (5 s of load per path unless --seconds is given: about 20-25 s in all)
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { createOrderRuntime } from '../activities/orderRuntime';
+import { createRegisterAfterSales, createUpsertHubOrder, createWriteReceipt } from '../activities/orderSaga';
+import { createRuntime } from '../activities/runtime';
+import { loadConfig } from '../config/loadConfig';
+import { loadOrderSettings } from '../config/orderSettings';
+import type { LoadOptions, OrderSink, SentEvent } from '../scripts/orderLoad';
 import { devhostSink, runLoad } from '../scripts/orderLoad';
+import { DEMO_CATALOG } from '../scripts/orderGenerator';
+import { messageIdOf, parseOrderMessage, sessionIdOf } from '../sync/orderEvent';
+import type { ReceiptStatus } from '../sync/orderSaga';
+import { applyInstanceId } from '../sync/orderSyncState';
 import { startOrderApp } from '../test/e2e/support/orderHarness';
+import { percentile as pct, ratio } from './fixtures/benchStats';
 
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '50' },
-    seconds: { type: 'string', default: '60' },
+    seconds: { type: 'string' },
     orders: { type: 'string', default: '2000' },
     shuffle: { type: 'boolean', default: false },
     duplicates: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
     'gap-wait-ms': { type: 'string', default: '500' },
   },
 });
 
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+interface PathFigures {
+  readonly sent: number;
+  readonly sendSeconds: number;
+  /** Load start -> every order's newest version in the hub. */
+  readonly totalSeconds: number;
+  readonly latencies: readonly number[];
+  readonly applies: number;
+  /** Baseline only: events per second of time spent applying (its capacity, as fast as possible). */
+  readonly capacity?: number;
 }
 
-async function main(): Promise<void> {
-  const rate = Number(values.rate);
-  const seconds = Number(values.seconds);
-  const orders = Number(values.orders);
+/** Enqueued -> applied in the hub per sent event, from the hub's audit of the sagas (written > 0). */
+function hubLatencies(
+  hub: BetterSqlite3.Database,
+  sent: readonly SentEvent[],
+): { latencies: number[]; applies: number } {
+  const applied = new Map<string, { version: number; at: number }[]>();
+  for (const r of hub
+    .prepare(
+      `SELECT run_id, at FROM sync_audit WHERE flow = 'orders' AND written > 0 AND run_id LIKE 'order-%-b-%'`,
+    )
+    .all() as { run_id: string; at: string }[]) {
+    const m = /^order-([a-z0-9-]+?)-(b-\d+)-v(\d+)$/.exec(r.run_id);
+    if (m === null) continue;
+    const key = `${m[1]}:${m[2]}`;
+    const list = applied.get(key) ?? [];
+    list.push({ version: Number(m[3]), at: Date.parse(r.at) });
+    applied.set(key, list);
+  }
+  const latencies: number[] = [];
+  for (const s of sent) {
+    const covering = (applied.get(`${s.region}:${s.orderId}`) ?? [])
+      .filter((a) => a.version >= s.version && a.at >= s.sentAt - 5)
+      .sort((a, b) => a.at - b.at)[0];
+    if (covering !== undefined) latencies.push(covering.at - s.sentAt);
+  }
+  latencies.sort((a, b) => a - b);
+  return { latencies, applies: [...applied.values()].reduce((n, l) => n + l.length, 0) };
+}
+
+/** The newest version sent of each order, keyed `region:orderId`. */
+function finalVersions(sent: readonly SentEvent[]): Map<string, number> {
+  const finalVersion = new Map<string, number>();
+  for (const s of sent) {
+    const key = `${s.region}:${s.orderId}`;
+    finalVersion.set(key, Math.max(finalVersion.get(key) ?? 0, s.version));
+  }
+  return finalVersion;
+}
+
+/** The durable path: the app on devhost, events through its embedded broker. */
+async function durablePath(load: LoadOptions): Promise<PathFigures> {
   const app = await startOrderApp({ gapWaitMs: Number(values['gap-wait-ms']) });
   try {
     const t0 = Date.now();
-    const sent = await runLoad(
-      {
-        rate,
-        seconds,
-        orders,
-        shuffle: values.shuffle === true,
-        duplicates: values.duplicates === true,
-        regions: ['sea', 'eu', 'latam'],
-        seed: 7,
-        prefix: 'b-',
-      },
-      devhostSink(app.host.origin),
-    );
+    const sent = await runLoad(load, devhostSink(app.host.origin));
     const sendSeconds = (Date.now() - t0) / 1000;
-    const finalVersion = new Map<string, number>();
-    for (const s of sent) {
-      const key = `${s.region}:${s.orderId}`;
-      finalVersion.set(key, Math.max(finalVersion.get(key) ?? 0, s.version));
-    }
+    const finalVersion = finalVersions(sent);
     // Drained: every order's newest version is in the hub.
     const hubVersions = () =>
       new Map(
@@ -75,46 +128,153 @@ async function main(): Promise<void> {
         return behind;
       },
       (behind) => behind === 0,
-      Math.max(120_000, seconds * 4000),
+      Math.max(120_000, load.seconds * 4000),
     );
-    const drainedAt = Date.now();
-    // When each version reached the hub: the audit record of its saga (written > 0).
-    const applied = new Map<string, { version: number; at: number }[]>();
-    for (const r of app
-      .db('cn')
-      .prepare(
-        `SELECT run_id, at FROM sync_audit WHERE flow = 'orders' AND written > 0 AND run_id LIKE 'order-%-b-%'`,
-      )
-      .all() as { run_id: string; at: string }[]) {
-      const m = /^order-([a-z0-9-]+?)-(b-\d+)-v(\d+)$/.exec(r.run_id);
-      if (m === null) continue;
-      const key = `${m[1]}:${m[2]}`;
-      const list = applied.get(key) ?? [];
-      list.push({ version: Number(m[3]), at: Date.parse(r.at) });
-      applied.set(key, list);
-    }
-    const latencies: number[] = [];
-    for (const s of sent) {
-      const covering = (applied.get(`${s.region}:${s.orderId}`) ?? [])
-        .filter((a) => a.version >= s.version && a.at >= s.sentAt - 5)
-        .sort((a, b) => a.at - b.at)[0];
-      if (covering !== undefined) latencies.push(covering.at - s.sentAt);
-    }
-    latencies.sort((a, b) => a - b);
-    const applies = [...applied.values()].reduce((n, l) => n + l.length, 0);
-    const total = (drainedAt - t0) / 1000;
-    console.log(
-      `order sync: ${sent.length} events (${rate}/s for ${seconds} s, ${orders} orders${values.shuffle ? ', shuffled' : ''}${values.duplicates ? ', duplicates' : ''}) sent in ${sendSeconds.toFixed(1)} s, hub caught up after ${total.toFixed(1)} s`,
-    );
-    console.log(
-      `  enqueued -> applied in hub: p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms (${latencies.length} events measured)`,
-    );
-    console.log(
-      `  throughput: ${(sent.length / total).toFixed(1)} events/s end to end; ${applies} sagas applied (${sent.length - applies} versions coalesced or dropped); goal p99 < 1000 ms: ${pct(latencies, 99) < 1000 ? 'met' : 'NOT met'}`,
-    );
+    const totalSeconds = (Date.now() - t0) / 1000;
+    return { sent: sent.length, sendSeconds, totalSeconds, ...hubLatencies(app.db('cn'), sent) };
   } finally {
     await app.close();
   }
+}
+
+/**
+ * The baseline: the same load applied in this process through the saga steps over the app's
+ * adapters (fresh SQLite region files, catalog seeded as the harness does), no broker or durable.
+ */
+async function directPath(load: LoadOptions): Promise<PathFigures> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-direct-'));
+  const env: Record<string, string> = {
+    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
+    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+    // Blob clients are built but never called on this path.
+    REGION_SYNC_STAGING_CONNECTION: 'UseDevelopmentStorage=true',
+  };
+  const config = loadConfig(env, { cwd: root });
+  const runtime = createRuntime(config);
+  const orders = createOrderRuntime(config, loadOrderSettings(env), runtime);
+  try {
+    await (await orders.sagaStore(orders.hub)).upsertProducts(DEMO_CATALOG);
+    const upsertHubOrder = createUpsertHubOrder(orders);
+    const registerAfterSales = createRegisterAfterSales(orders);
+    const writeReceipt = createWriteReceipt(orders);
+    let rejected = 0;
+    const apply = async (body: string, messageId: string, sessionId: string): Promise<void> => {
+      const parsed = parseOrderMessage(body, { messageId, sessionId }, orders.rules);
+      if (!parsed.ok) throw new Error(`baseline event did not parse: ${parsed.reason}`);
+      const { event } = parsed;
+      const sagaId = applyInstanceId(event.region, event.orderId, event.version);
+      const receipt = (status: ReceiptStatus, reason: string | null, hubVersion: number | null) =>
+        writeReceipt({
+          sourceRegion: event.region,
+          receipt: {
+            orderId: event.orderId,
+            version: event.version,
+            status,
+            reason,
+            hubVersion,
+            sagaId,
+            at: orders.now().toISOString(),
+          },
+        });
+      const upsert = await upsertHubOrder({ sagaId, event });
+      if (upsert.kind === 'stale') {
+        await receipt('stale', `the hub holds v${upsert.previousVersion}`, upsert.previousVersion);
+        return;
+      }
+      if (upsert.kind === 'rejected') {
+        rejected++;
+        return;
+      }
+      const afterSales = await registerAfterSales({ sagaId, event });
+      if (afterSales.kind === 'rejected') {
+        rejected++;
+        return;
+      }
+      await receipt('applied', null, event.version);
+    };
+    let busyMs = 0;
+    const sink: OrderSink = {
+      async send(events) {
+        const started = performance.now();
+        for (const e of events) {
+          await apply(
+            JSON.stringify(e),
+            messageIdOf(e.region, e.orderId, e.version),
+            sessionIdOf(e.region, e.orderId),
+          );
+        }
+        busyMs += performance.now() - started;
+      },
+      async close() {},
+    };
+    const t0 = Date.now();
+    const sent = await runLoad(load, sink);
+    const sendSeconds = (Date.now() - t0) / 1000;
+    // Everything is applied when the load returns (each tick is applied before the next).
+    const totalSeconds = sendSeconds;
+    if (rejected > 0) throw new Error(`${rejected} baseline events were rejected by a saga step`);
+    const hubFile = config.stores[orders.hub];
+    if (hubFile?.kind !== 'sqlite') throw new Error('the default topology keeps the hub in SQLite');
+    const hub = new BetterSqlite3(hubFile.file, { readonly: true, fileMustExist: true });
+    try {
+      return {
+        sent: sent.length,
+        sendSeconds,
+        totalSeconds,
+        ...hubLatencies(hub, sent),
+        capacity: sent.length / (busyMs / 1000),
+      };
+    } finally {
+      hub.close();
+    }
+  } finally {
+    await orders.close();
+    await runtime.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds ?? (values.quick ? '5' : '60'));
+  const orders = Number(values.orders);
+  const load: LoadOptions = {
+    rate,
+    seconds,
+    orders,
+    shuffle: values.shuffle === true,
+    duplicates: values.duplicates === true,
+    regions: ['sea', 'eu', 'latam'],
+    seed: 7,
+    prefix: 'b-',
+  };
+  const base = await directPath(load);
+  const durable = await durablePath(load);
+
+  const { latencies, sent, applies } = durable;
+  console.log(
+    `order sync: ${sent} events (${rate}/s for ${seconds} s, ${orders} orders${values.shuffle ? ', shuffled' : ''}${values.duplicates ? ', duplicates' : ''}) sent in ${durable.sendSeconds.toFixed(1)} s, hub caught up after ${durable.totalSeconds.toFixed(1)} s`,
+  );
+  console.log(
+    `  enqueued -> applied in hub: p50 ${pct(latencies, 50)} ms, p95 ${pct(latencies, 95)} ms, p99 ${pct(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms (${latencies.length} events measured)`,
+  );
+  const durableRate = sent / durable.totalSeconds;
+  console.log(
+    `  throughput: ${durableRate.toFixed(1)} events/s end to end; ${applies} sagas applied (${sent - applies} versions coalesced or dropped); goal p99 < 1000 ms: ${pct(latencies, 99) < 1000 ? 'met' : 'NOT met'}`,
+  );
+  const b = base.latencies;
+  const baseRate = base.sent / base.totalSeconds;
+  console.log(
+    `  baseline, same events applied in-process through the saga steps over the adapters (no broker, no durable): ` +
+      `${base.sent} events in ${base.totalSeconds.toFixed(1)} s (${baseRate.toFixed(1)} events/s), ${base.applies} applied; ` +
+      `p50 ${pct(b, 50)} ms, p95 ${pct(b, 95)} ms, p99 ${pct(b, 99)} ms, max ${b[b.length - 1]} ms (${b.length} measured); ` +
+      `apply capacity ${(base.capacity ?? NaN).toFixed(0)} events/s (events / time spent applying)`,
+  );
+  console.log(
+    `  ratio durable / baseline: latency p50 ${ratio(pct(latencies, 50), pct(b, 50), 1)}, p95 ${ratio(pct(latencies, 95), pct(b, 95), 1)}, ` +
+      `p99 ${ratio(pct(latencies, 99), pct(b, 99), 1)}; throughput at the offered rate ${ratio(durableRate, baseRate)}, ` +
+      `durable throughput / baseline apply capacity ${ratio(durableRate, base.capacity ?? NaN)}`,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -5,6 +5,10 @@
  * latency (the entity's batch committed to the task hub), on devhost with the file-backed embedded
  * broker and task hub. Goal (issue 4): p99 < 250 ms at 100 msg/s.
  *
+ * Same-run baseline: the plain-handler path of bench/serviceBusSessions.ts (same queue shape, the
+ * `work` handler, no entity) at the same rate, orders and duration, run first on a host of its own
+ * in this process. Printed as entity path / baseline ratios of p50, p99 and throughput.
+ *
  * Usage: node dist/bench/serviceBusEntities.js [--rate 100] [--seconds 20] [--orders 200]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +20,8 @@ import { DurableExtension } from '../devhost/durable/durableExtension';
 import { entityInstanceId } from '../devhost/durable/engine';
 import { Host } from '../devhost/host';
 import { ServiceBusExtension } from '../devhost/servicebus/extension';
+import { percentile, ratio, sleep } from './fixtures/benchStats';
+import { nowMs, orderIdOf, runPlainBrokerPath, sendSteadily } from './fixtures/sessionLoad';
 
 const APP = path.resolve(__dirname, '../../test/fixtures/durable-entities-bench');
 
@@ -24,10 +30,7 @@ interface RecordedEvent {
   sentAt: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+const round1 = (n: number) => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,6 +43,9 @@ async function main(): Promise<void> {
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const orders = Number(values.orders);
+
+  // The baseline first, on its own host (the plain app), so the entity run below starts clean.
+  const baseline = await runPlainBrokerPath({ rate, seconds, orders });
 
   // The entity reports what it applied; the latency is taken when that batch is committed.
   const pending = new Map<string, RecordedEvent[]>();
@@ -72,7 +78,7 @@ async function main(): Promise<void> {
     const events = pending.get(id);
     if (!events) return;
     pending.delete(id);
-    const now = Date.now();
+    const now = nowMs();
     for (const event of events) {
       latencies.push(now - event.sentAt);
       applied.add(`${id}:${event.version}`);
@@ -81,31 +87,24 @@ async function main(): Promise<void> {
     }
   });
 
-  const total = Math.round(rate * seconds);
   const versions = new Map<string, number>();
   const started = Date.now();
-  let sent = 0;
   const cpu0 = process.cpuUsage();
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
-    while (sent < due) {
-      const orderId = `${['sea', 'eu', 'latam'][sent % 3]!}-${1000 + ((sent * 7919) % orders)}`;
-      const version = (versions.get(orderId) ?? 0) + 1;
-      versions.set(orderId, version);
-      broker.sendSync('order-events', [
-        {
-          body: JSON.stringify({ orderId, version, sentAt: Date.now() }),
-          sessionId: orderId,
-          messageId: `${orderId}:${version}`,
-          contentType: 'application/json',
-        },
-      ]);
-      sent++;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const total = await sendSteadily({ rate, seconds, orders }, (i) => {
+    const orderId = orderIdOf(i, orders, '-');
+    const version = (versions.get(orderId) ?? 0) + 1;
+    versions.set(orderId, version);
+    broker.sendSync('order-events', [
+      {
+        body: JSON.stringify({ orderId, version, sentAt: nowMs() }),
+        sessionId: orderId,
+        messageId: `${orderId}:${version}`,
+        contentType: 'application/json',
+      },
+    ]);
+  });
   const deadline = Date.now() + 30_000;
-  while (applied.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (applied.size < total && Date.now() < deadline) await sleep(20);
   const finished = Date.now();
   const cpu = process.cpuUsage(cpu0);
 
@@ -130,7 +129,11 @@ async function main(): Promise<void> {
     outOfOrder,
     entitiesWithWrongState: wrongState,
     appliedPerSecond: Number((applied.size / ((finished - started) / 1000)).toFixed(1)),
-    latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
+    latencyMs: {
+      p50: round1(percentile(sorted, 50)),
+      p99: round1(percentile(sorted, 99)),
+      max: round1(sorted[sorted.length - 1] ?? NaN),
+    },
     cpuSecondsPerThousand: Number((((cpu.user + cpu.system) / 1e6 / Math.max(1, total)) * 1000).toFixed(2)),
   };
   console.log(`serviceBusEntities: ${JSON.stringify(result)}`);
@@ -138,7 +141,21 @@ async function main(): Promise<void> {
     `  ${result.applied}/${result.sent} applied at ${result.appliedPerSecond} msg/s (target ${rate}); ` +
       `enqueue->entity p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms (goal < 250 ms)`,
   );
-  if (result.lost > 0 || outOfOrder > 0 || wrongState > 0) process.exitCode = 1;
+  console.log(
+    `serviceBusEntities baseline (plain handler, serviceBusSessions path): ${JSON.stringify(baseline)}`,
+  );
+  console.log(
+    `  baseline, plain handler through the same broker at the same rate: ${baseline.delivered}/${baseline.sent} at ` +
+      `${baseline.deliveredPerSecond} msg/s; enqueue->handler p50 ${baseline.latencyMs.p50} ms, p99 ${baseline.latencyMs.p99} ms`,
+  );
+  console.log(
+    `  ratio entity / plain handler: latency p50 ${ratio(result.latencyMs.p50, baseline.latencyMs.p50, 0.1)}, ` +
+      `p99 ${ratio(result.latencyMs.p99, baseline.latencyMs.p99, 0.1)}; ` +
+      `throughput ${ratio(result.appliedPerSecond, baseline.deliveredPerSecond)}; ` +
+      `CPU per message ${ratio(result.cpuSecondsPerThousand, baseline.cpuSecondsPerThousand, 0.01)}`,
+  );
+  if (result.lost > 0 || outOfOrder > 0 || wrongState > 0 || baseline.lost > 0 || baseline.outOfOrder > 0)
+    process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
