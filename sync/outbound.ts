@@ -35,7 +35,13 @@ export function prepareOutbound(
       loop++;
       continue;
     }
-    const { cursor: _cursor, ...row } = r;
+    // An explicit literal, not a rest spread: this runs for every row of every page.
+    const row: SyncRow = {
+      values: r.values,
+      modifiedAt: r.modifiedAt,
+      originRegion: r.originRegion,
+      isDeleted: r.isDeleted,
+    };
     const shaped = applyResidency(row, policy, link, keys);
     if (shaped === null) residency++;
     else out.push(shaped);
