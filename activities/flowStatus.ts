@@ -26,11 +26,14 @@ export interface LinkStatus extends LinkId {
   readonly tables: readonly TableStatus[];
 }
 
-export function createFlowStatus(deps: Pick<SyncRuntime, 'topology' | 'store' | 'now'>) {
+/** With a zone, the status of the links this zone runs (the ones whose source it is). */
+export function createFlowStatus(
+  deps: Pick<SyncRuntime, 'topology' | 'store' | 'now'> & Partial<Pick<SyncRuntime, 'zone'>>,
+) {
   return async function flowStatus(flowName: string): Promise<LinkStatus[]> {
     const flow = flowOf(deps.topology, flowName);
     const out: LinkStatus[] = [];
-    for (const link of linksOf(deps.topology, flow)) {
+    for (const link of linksOf(deps.topology, flow, deps.zone)) {
       const source = await deps.store(link.source);
       const target = await deps.store(link.target);
       const tables: TableStatus[] = [];

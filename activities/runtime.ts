@@ -21,6 +21,8 @@ export interface JsonBlobs {
 
 export interface SyncRuntime {
   readonly topology: Topology;
+  /** This app's zone (REGION_SYNC_ZONE): only links whose source it is run here; null runs all. */
+  readonly zone: RegionId | null;
   readonly pseudonymKey: string | null;
   /** The store of a region, opened and migrated on first use. */
   store(region: RegionId): Promise<RegionStore>;
@@ -51,7 +53,13 @@ export function createRuntime(config: AppConfig): SyncRuntime {
 
   const open = async (region: RegionId): Promise<RegionStore> => {
     const resolved = config.stores[region];
-    if (resolved === undefined) throw new SyncError('invalid-config', `unknown region '${region}'`);
+    if (resolved === undefined)
+      throw new SyncError(
+        'invalid-config',
+        config.zone !== null && config.topology.regions.some((r) => r.id === region)
+          ? `zone '${config.zone}' has no connection to region '${region}'`
+          : `unknown region '${region}'`,
+      );
     const store: RegionStore =
       resolved.kind === 'mssql'
         ? openMssqlRegionStore({ region, connectionString: resolved.connectionString })
@@ -73,6 +81,7 @@ export function createRuntime(config: AppConfig): SyncRuntime {
 
   return {
     topology: config.topology,
+    zone: config.zone,
     pseudonymKey: config.pseudonymKey,
     store(region) {
       let p = opened.get(region);

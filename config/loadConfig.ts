@@ -3,10 +3,11 @@
  * at start-up by the composition root with process.env; throws one {@link ConfigError} listing
  * every problem, so the app does not start half-configured.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { RegionId } from '../sync/model.js';
 import type { Topology } from '../sync/topology.js';
+import { hubOf, linksOf } from '../sync/topology.js';
 import type { ConfigProblem } from './configError.js';
 import { ConfigError } from './configError.js';
 import { DEFAULT_TOPOLOGY } from './defaultTopology.js';
@@ -36,12 +37,27 @@ export interface AppConfig {
   /** Base64 HMAC key, or null when no residency rule pseudonymizes. */
   readonly pseudonymKey: string | null;
   readonly staging: StagingSettings;
+  /**
+   * The region whose Function App this is (REGION_SYNC_ZONE), or null (local/devhost: this app
+   * runs every link). With a zone, only the links whose source is the zone run here.
+   */
+  readonly zone: RegionId | null;
+  /**
+   * Stores of the regions this app may open: every region without a zone; with one, the regions
+   * its work touches (plus any other whose connection happens to be set).
+   */
   readonly stores: Readonly<Record<RegionId, ResolvedStore>>;
 }
 
 export interface LoadConfigOptions {
-  /** Working directory for relative paths; default process.cwd(). */
+  /** Working directory for a relative data directory; default process.cwd(). */
   readonly cwd?: string;
+  /**
+   * Directory a relative REGION_SYNC_TOPOLOGY_PATH resolves against; default the app root (the
+   * nearest directory above this module holding package.json), not the working directory, which
+   * the Functions host does not promise to be wwwroot.
+   */
+  readonly appRoot?: string;
   /** File reader (tests inject one); default fs.readFileSync as UTF-8. */
   readonly readFile?: (path: string) => string;
 }
@@ -60,6 +76,28 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** The nearest directory at or above `from` that holds a package.json (the app root); else `from`. */
+export function findAppRoot(from: string = __dirname): string {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from);
+  }
+}
+
+/**
+ * The regions a zone's app connects to: its own, the targets of the links whose source it is,
+ * and the hub when the zone is a spoke (orders it applies there, receipts it writes back).
+ */
+export function regionsOfZone(topology: Topology, zone: RegionId): Set<RegionId> {
+  const regions = new Set<RegionId>([zone]);
+  const hub = hubOf(topology).id;
+  // A spoke's order trigger applies its orders into the hub.
+  if (zone !== hub && topology.flows.some((f) => f.realtime === true)) regions.add(hub);
+  for (const flow of topology.flows)
+    for (const link of linksOf(topology, flow)) if (link.source === zone) regions.add(link.target);
+  return regions;
+}
+
 function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
@@ -67,7 +105,7 @@ function nonEmpty(env: Env, name: string): string | undefined {
 
 function readTopologyDocument(
   env: Env,
-  cwd: string,
+  appRoot: string,
   readFile: (path: string) => string,
   problems: ConfigProblem[],
 ): { doc: unknown; source: string } | null {
@@ -84,7 +122,7 @@ function readTopologyDocument(
   let source: string;
   let settingName: string;
   if (path !== undefined) {
-    source = isAbsolute(path) ? path : resolve(cwd, path);
+    source = isAbsolute(path) ? path : resolve(appRoot, path);
     settingName = SETTING.topologyPath;
     try {
       text = readFile(source);
@@ -147,7 +185,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
 
   let topology: Topology | null = null;
   let topologySource = 'unknown';
-  const read = readTopologyDocument(env, cwd, readFile, problems);
+  const read = readTopologyDocument(env, options.appRoot ?? findAppRoot(), readFile, problems);
   if (read !== null) {
     topologySource = read.source;
     const result = topologyProblems(read.doc);
@@ -155,16 +193,35 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     topology = result.topology;
   }
 
+  // The zone this app is: only the connections its own work touches are required.
+  const zone = nonEmpty(env, SETTING.zone) ?? null;
+  let needed: Set<RegionId> | null = null;
+  if (zone !== null && topology !== null) {
+    if (topology.regions.some((r) => r.id === zone)) needed = regionsOfZone(topology, zone);
+    else
+      problems.push({
+        path: `settings.${SETTING.zone}`,
+        message: `'${zone}' is not a region of the topology (${topology.regions.map((r) => r.id).join(', ')})`,
+      });
+  } else if (zone !== null) needed = new Set([zone]);
+
   // Settings the topology refers to are checked against the raw document, so that they are
   // reported in the same error as shape problems of the document itself.
   const rawRegions = read === null ? [] : asArray(asRecord(read.doc).regions).map(asRecord);
   rawRegions.forEach((region, i) => {
     const store = asRecord(region.store);
     const setting = store.connectionSetting;
-    if (store.kind === 'mssql' && typeof setting === 'string' && nonEmpty(env, setting) === undefined) {
+    if (
+      store.kind === 'mssql' &&
+      typeof setting === 'string' &&
+      nonEmpty(env, setting) === undefined &&
+      (needed === null || needed.has(String(region.id)))
+    ) {
       problems.push({
         path: `topology.regions[${i}].store.connectionSetting`,
-        message: `app setting '${setting}' (connection of region '${String(region.id)}') is not set`,
+        message:
+          `app setting '${setting}' (connection of region '${String(region.id)}') is not set` +
+          (zone === null ? '' : `; zone '${zone}' needs it`),
       });
     }
   });
@@ -199,10 +256,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
         file: p === ':memory:' || isAbsolute(p) ? p : resolve(dataDir, p),
       };
     } else {
-      stores[region.id] = {
-        kind: 'mssql',
-        connectionString: nonEmpty(env, region.store.connectionSetting) ?? '',
-      };
+      const connectionString = nonEmpty(env, region.store.connectionSetting);
+      // A zone's app leaves out the regions it never connects to (their settings are not set).
+      if (connectionString === undefined && needed !== null && !needed.has(region.id)) continue;
+      stores[region.id] = { kind: 'mssql', connectionString: connectionString ?? '' };
     }
   }
 
@@ -213,6 +270,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     dataDir,
     pseudonymKey,
     staging: { connectionString, accountUrl, container, retentionDays },
+    zone,
     stores,
   });
 }

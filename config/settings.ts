@@ -5,8 +5,9 @@
 
 export const SETTING = {
   /**
-   * Path of a JSON topology document (ARCHITECTURE §4). Relative paths resolve against the working
-   * directory. Unset (and no REGION_SYNC_TOPOLOGY_JSON): the embedded default is used.
+   * Path of a JSON topology document (ARCHITECTURE §4). Relative paths resolve against the app root
+   * (the directory of package.json), not the working directory; Azure ships `config/topology.json`.
+   * Unset (and no REGION_SYNC_TOPOLOGY_JSON): the embedded default is used.
    */
   topologyPath: 'REGION_SYNC_TOPOLOGY_PATH',
   /** The topology document inline, as JSON (handy as an Azure app setting). Exclusive with the path. */
@@ -38,7 +39,11 @@ export const SETTING = {
   orderGapWaitMs: 'REGION_SYNC_ORDER_GAP_WAIT_MS',
   /** Order sync: blob container keeping refused order events (the app's dead letters). Default `order-deadletters`. */
   orderDeadLetterContainer: 'REGION_SYNC_ORDER_DEADLETTER_CONTAINER',
-  /** Telemetry: the zone this app is (`cn`, `sea`, ...), the `zone` field of every log line. Default `local`. */
+  /**
+   * The zone (region id) this app is: `cn`, `sea`, ... Set in Azure: batch sync runs only the links
+   * whose source is the zone, and only the connections of the regions its work touches are required.
+   * Also the `zone` field of every log line (`local` when unset: devhost runs every link).
+   */
   zone: 'REGION_SYNC_ZONE',
   /**
    * Telemetry: Application Insights. When set, custom metrics are exported with Azure Monitor

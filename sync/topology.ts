@@ -130,8 +130,11 @@ export function flowOf(topology: Topology, name: string): Flow {
   return flow;
 }
 
-/** Every directed link of a flow, hub-to-spoke links first, spokes in topology order. */
-export function linksOf(topology: Topology, flow: Flow): LinkId[] {
+/**
+ * Every directed link of a flow, hub-to-spoke links first, spokes in topology order; with a
+ * `source` zone, only the links leaving it.
+ */
+export function linksOf(topology: Topology, flow: Flow, source?: RegionId | null): LinkId[] {
   const hub = hubOf(topology).id;
   const spokes = topology.regions.filter((r) => r.role === 'spoke').map((r) => r.id);
   const links: LinkId[] = [];
@@ -141,7 +144,7 @@ export function linksOf(topology: Topology, flow: Flow): LinkId[] {
   if (flow.direction !== 'hub-to-spokes') {
     for (const s of spokes) links.push({ flow: flow.name, source: s, target: hub });
   }
-  return links;
+  return source === undefined || source === null ? links : links.filter((l) => l.source === source);
 }
 
 /** The physical names of a flow's table in one region. */

@@ -61,7 +61,9 @@ export function createStartSync(
 }
 
 /** GET /api/sync/{flow}/status: per link checkpoint, lag, and the last runs' rows and errors. */
-export function createSyncStatus(runtime: Pick<SyncRuntime, 'topology' | 'store' | 'now'>) {
+export function createSyncStatus(
+  runtime: Pick<SyncRuntime, 'topology' | 'store' | 'now'> & Partial<Pick<SyncRuntime, 'zone'>>,
+) {
   const flowStatus = createFlowStatus(runtime);
   return async function syncStatus(
     request: HttpRequest,
