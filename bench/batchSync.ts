@@ -7,9 +7,7 @@
  *
  * Usage: node dist/bench/batchSync.js [--rows 1000000] [--page-size 5000] [--keep]
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,22 +15,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../config/loadConfig';
 import { seedDemo } from '../scripts/demoSeed';
 import { startDevhost } from '../test/support/devhost';
+import { localAppEnv } from '../test/support/localApp';
 
-const EMULATOR_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const APP_DIR = path.resolve(__dirname, '../..');
 const SPOKES = ['sea', 'eu', 'latam'] as const;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The baseline: keyset pages from the hub file into a copy table in each spoke file. */
 function plainCopy(hubFile: string, spokeFile: string, pageSize: number): number {
@@ -88,15 +74,7 @@ async function main(): Promise<void> {
   const n = Number(values.rows);
   const pageSize = Number(values['page-size']);
   const root = mkdtempSync(path.join(os.tmpdir(), 'batch-bench-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const env: Record<string, string> = {
-    FUNCTIONS_WORKER_RUNTIME: 'node',
-    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-    DEVHOST_AZURITE_PORTS: ports.join(','),
-    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
-    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-    REGION_SYNC_STAGING_CONNECTION: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${EMULATOR_KEY};BlobEndpoint=http://127.0.0.1:${ports[0]}/devstoreaccount1`,
-  };
+  const env = await localAppEnv(root);
   const config = loadConfig(env, { cwd: root });
   const file = (region: string) => (config.stores[region] as { file: string }).file;
   console.log(`seeding ${n} hub prices in ${root} ...`);

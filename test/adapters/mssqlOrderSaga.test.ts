@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import sql from 'mssql';
 import type { ResultRow, SqlGateway, SqlParam, SqlSession } from '../../adapters/mssqlGateway.js';
-import { mssqlPoolConfig } from '../../adapters/mssqlConnection.js';
 import {
   KEY_CHARS,
   MAX_PARAMS,
@@ -24,6 +23,7 @@ import { SyncError } from '../../sync/errors.js';
 import type { OrderSnapshot } from '../../sync/model.js';
 import type { CatalogProduct, SyncReceipt, WarrantyEntitlement } from '../../sync/orderSaga.js';
 import { orderSagaConformance } from '../support/orderSagaConformance.js';
+import { dropMssqlSchemas } from '../support/mssqlSchemas.js';
 
 // ---------------------------------------------------------------------------------------------
 // Conformance against a live server.
@@ -47,27 +47,7 @@ if (connection === null) {
         schemas.push(schema);
         return openMssqlOrderSagaStore({ region, connectionString: connection, schema, poolMax: 4 });
       },
-      async cleanup() {
-        const pool = new sql.ConnectionPool(mssqlPoolConfig({ connectionString: connection }));
-        await pool.connect();
-        try {
-          for (const schema of schemas) {
-            await pool
-              .request()
-              .input('schema', sql.NVarChar(128), schema)
-              .query(
-                `DECLARE @sql nvarchar(max) = N'';
-                 SELECT @sql += N'DROP TABLE ' + QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) + N';'
-                   FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE s.name = @schema;
-                 EXEC sp_executesql @sql;
-                 DECLARE @drop nvarchar(300) = N'DROP SCHEMA ' + QUOTENAME(@schema);
-                 IF SCHEMA_ID(@schema) IS NOT NULL EXEC (@drop);`,
-              );
-          }
-        } finally {
-          await pool.close();
-        }
-      },
+      cleanup: () => dropMssqlSchemas(connection, schemas),
     };
   });
 }

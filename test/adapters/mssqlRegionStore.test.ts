@@ -41,6 +41,7 @@ import { OPEN_GUARD } from '../../sync/model.js';
 import type { ApplyPageRequest } from '../../sync/ports.js';
 import { regionStoreConformance } from '../support/storeConformance.js';
 import { isoAt, ISO0, policy, priceMapping, priceRow } from '../support/syncFixtures.js';
+import { dropMssqlSchemas } from '../support/mssqlSchemas.js';
 
 // ---------------------------------------------------------------------------------------------
 // Conformance against a live server.
@@ -67,27 +68,7 @@ if (connection === null) {
         return openMssqlRegionStore({ region, connectionString: connection, syncSchema, poolMax: 4 });
       },
       tableName: (canonical) => `${run}.${canonical}`,
-      async cleanup() {
-        const pool = new sql.ConnectionPool(mssqlPoolConfig({ connectionString: connection }));
-        await pool.connect();
-        try {
-          for (const schema of schemas) {
-            await pool
-              .request()
-              .input('schema', sql.NVarChar(128), schema)
-              .query(
-                `DECLARE @sql nvarchar(max) = N'';
-                 SELECT @sql += N'DROP TABLE ' + QUOTENAME(s.name) + N'.' + QUOTENAME(t.name) + N';'
-                   FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE s.name = @schema;
-                 EXEC sp_executesql @sql;
-                 DECLARE @drop nvarchar(300) = N'DROP SCHEMA ' + QUOTENAME(@schema);
-                 IF SCHEMA_ID(@schema) IS NOT NULL EXEC (@drop);`,
-              );
-          }
-        } finally {
-          await pool.close();
-        }
-      },
+      cleanup: () => dropMssqlSchemas(connection, schemas),
     };
   });
 }

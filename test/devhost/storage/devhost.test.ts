@@ -3,7 +3,13 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { isListening, startAzurite, type AzuriteInstance } from '../../../devhost/storage/azurite';
+import {
+  emulatorConnectionString,
+  emulatorEndpoints,
+  isListening,
+  startAzurite,
+  type AzuriteInstance,
+} from '../../../devhost/storage/azurite';
 import { startDevhost, type Devhost } from '../../support/devhost';
 import { eventually, peekAll, STORAGE_APP } from './harness';
 
@@ -97,7 +103,7 @@ void describe('two devhosts starting at once with UseDevelopmentStorage=true', (
     try {
       assert.equal(await isListening(ports[0]!), true);
       const queues = QueueServiceClient.fromConnectionString(
-        `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint=http://127.0.0.1:${ports[1]}/devstoreaccount1`,
+        emulatorConnectionString(emulatorEndpoints({ blob: ports[0]!, queue: ports[1]!, table: ports[2]! })),
       );
       await queues.getQueueClient('shout-in').createIfNotExists();
       await queues.getQueueClient('shout-in').sendMessage(Buffer.from('race').toString('base64'));

@@ -3,9 +3,7 @@
  * default topology seeded small into a temporary data directory, Azurite in-process on free ports,
  * driven over HTTP as a user would, and the regional SQLite files read directly.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -15,12 +13,10 @@ import type { SeedOptions } from '../../../scripts/demoSeed';
 import { seedDemo } from '../../../scripts/demoSeed';
 import type { Devhost } from '../../support/devhost';
 import { startDevhost } from '../../support/devhost';
+import { localAppEnv } from '../../support/localApp';
 
 /** The repo root: the app (package.json main = dist/index.js). dist/test/e2e/support -> root. */
 export const APP_DIR = path.resolve(__dirname, '../../../..');
-
-const EMULATOR_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export const SMALL_SEED: SeedOptions = {
   hubPrices: 60,
@@ -29,17 +25,6 @@ export const SMALL_SEED: SeedOptions = {
   ordersPerSpoke: 5,
   base: '2026-01-01T00:00:00.000Z',
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface SyncApp {
   readonly root: string;
@@ -80,20 +65,7 @@ export async function startSyncApp(
   options: { seed?: SeedOptions; persistentHost?: boolean } = {},
 ): Promise<SyncApp> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-e2e-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const env: Record<string, string> = {
-    FUNCTIONS_WORKER_RUNTIME: 'node',
-    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-    DEVHOST_AZURITE_PORTS: ports.join(','),
-    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
-    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-    REGION_SYNC_STAGING_CONNECTION: [
-      'DefaultEndpointsProtocol=http',
-      'AccountName=devstoreaccount1',
-      `AccountKey=${EMULATOR_KEY}`,
-      `BlobEndpoint=http://127.0.0.1:${ports[0]}/devstoreaccount1`,
-    ].join(';'),
-  };
+  const env = await localAppEnv(root);
   const config = loadConfig(env, { cwd: root });
   await seedDemo(config, options.seed ?? SMALL_SEED);
   const hostDir = path.join(root, 'host');

@@ -3,9 +3,7 @@
  * data directory, the hub catalog seeded, Azurite on free ports, order events sent through the
  * embedded broker's admin HTTP, and state read over the app's HTTP API and from the region files.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -16,22 +14,9 @@ import { DEMO_CATALOG } from '../../../scripts/orderGenerator';
 import type { OrderEvent } from '../../../sync/orderEvent';
 import type { Devhost } from '../../support/devhost';
 import { startDevhost } from '../../support/devhost';
+import { localAppEnv } from '../../support/localApp';
 
 export const APP_DIR = path.resolve(__dirname, '../../../..');
-
-const EMULATOR_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface OutgoingOrderMessage {
   body: unknown;
@@ -64,21 +49,9 @@ export interface OrderApp {
 
 export async function startOrderApp(options: { gapWaitMs?: number } = {}): Promise<OrderApp> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const env: Record<string, string> = {
-    FUNCTIONS_WORKER_RUNTIME: 'node',
-    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-    DEVHOST_AZURITE_PORTS: ports.join(','),
-    REGION_SYNC_DATA_DIR: path.join(root, 'data'),
-    REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+  const env = await localAppEnv(root, {
     REGION_SYNC_ORDER_GAP_WAIT_MS: String(options.gapWaitMs ?? 500),
-    REGION_SYNC_STAGING_CONNECTION: [
-      'DefaultEndpointsProtocol=http',
-      'AccountName=devstoreaccount1',
-      `AccountKey=${EMULATOR_KEY}`,
-      `BlobEndpoint=http://127.0.0.1:${ports[0]}/devstoreaccount1`,
-    ].join(';'),
-  };
+  });
   const config = loadConfig(env, { cwd: root });
   const hub = config.stores.cn;
   if (hub?.kind !== 'sqlite') throw new Error('the default topology keeps cn in SQLite');
