@@ -146,6 +146,31 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const chunks = inMemory ? new m.MemoryExtentChunkStore() : undefined;
   const logs = { access: false, debug: false, loose: true, skipApiVersionCheck: true };
 
+  // Blob and queue take the same positional configuration: host, port, keep-alive, metadata and
+  // extent databases, persistence, access log, its stream, debug log, its path, loose mode,
+  // skipApiVersionCheck, cert, key, password, oauth, disableProductStyleUrl, in-memory, chunk store.
+  const extentServiceArgs = (name: 'blob' | 'queue', port: number): unknown[] => [
+    host,
+    port,
+    5,
+    at(`__azurite_db_${name}__.json`),
+    at(`__azurite_db_${name}_extent__.json`),
+    persistence(`__${name}storage__`),
+    logs.access,
+    undefined,
+    logs.debug,
+    undefined,
+    logs.loose,
+    logs.skipApiVersionCheck,
+    '',
+    '',
+    '',
+    undefined,
+    false,
+    inMemory,
+    chunks,
+  ];
+
   const started: AzuriteServer[] = [];
   const stopAll = async () => {
     const servers = started.splice(0).reverse();
@@ -165,52 +190,16 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
 
   try {
     if (services.has('blob')) {
-      const config = new m.BlobConfiguration(
-        host,
-        ports.blob,
-        5,
-        at('__azurite_db_blob__.json'),
-        at('__azurite_db_blob_extent__.json'),
-        persistence('__blobstorage__'),
-        logs.access,
-        undefined,
-        logs.debug,
-        undefined,
-        logs.loose,
-        logs.skipApiVersionCheck,
-        '',
-        '',
-        '',
-        undefined,
-        false,
-        inMemory,
-        chunks,
+      await startOne(
+        new m.BlobServer(new m.BlobConfiguration(...extentServiceArgs('blob', ports.blob))),
+        'blob',
       );
-      await startOne(new m.BlobServer(config), 'blob');
     }
     if (services.has('queue')) {
-      const config = new m.QueueConfiguration(
-        host,
-        ports.queue,
-        5,
-        at('__azurite_db_queue__.json'),
-        at('__azurite_db_queue_extent__.json'),
-        persistence('__queuestorage__'),
-        logs.access,
-        undefined,
-        logs.debug,
-        undefined,
-        logs.loose,
-        logs.skipApiVersionCheck,
-        '',
-        '',
-        '',
-        undefined,
-        false,
-        inMemory,
-        chunks,
+      await startOne(
+        new m.QueueServer(new m.QueueConfiguration(...extentServiceArgs('queue', ports.queue))),
+        'queue',
       );
-      await startOne(new m.QueueServer(config), 'queue');
     }
     if (services.has('table')) {
       const config = new m.TableConfiguration(
