@@ -1,7 +1,7 @@
 import type { HostHttpRequest, HostHttpResponse, HostRoutes } from '../extension';
 import type { EmbeddedBroker } from './embedded/broker';
 import { ServiceBusBrokerError } from './errors';
-import type { BrokeredMessage, OutgoingMessage } from './port';
+import type { BrokeredMessage, MessageProperties, OutgoingMessage } from './port';
 import { parseSourcePath } from './port';
 import { duration } from './settings';
 
@@ -13,18 +13,9 @@ export const SERVICEBUS_ADMIN_BASE = '/admin/servicebus';
  * values serialised), or `bodyBase64` as bytes. Times are ISO strings or ms since the epoch;
  * `timeToLive` is ms or a TimeSpan/ISO 8601 duration.
  */
-export interface AdminMessage {
+export interface AdminMessage extends MessageProperties {
   body?: unknown;
   bodyBase64?: string;
-  messageId?: string;
-  sessionId?: string;
-  contentType?: string;
-  correlationId?: string;
-  subject?: string;
-  to?: string;
-  replyTo?: string;
-  replyToSessionId?: string;
-  partitionKey?: string;
   applicationProperties?: Record<string, string | number | boolean | null>;
   scheduledEnqueueTimeUtc?: string | number;
   timeToLive?: string | number;

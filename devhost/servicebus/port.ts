@@ -8,9 +8,8 @@
 /** A queue, or a subscription of a topic. Messages are received from a source. */
 export type ReceiveSource = { queue: string } | { topic: string; subscription: string };
 
-/** A message as a sender hands it over. Times are ms since the epoch, durations ms. */
-export interface OutgoingMessage {
-  body: Buffer | string;
+/** The optional system properties every form of a message carries (sent, stored, received, admin). */
+export interface MessageProperties {
   messageId?: string;
   sessionId?: string;
   contentType?: string;
@@ -20,6 +19,11 @@ export interface OutgoingMessage {
   replyTo?: string;
   replyToSessionId?: string;
   partitionKey?: string;
+}
+
+/** A message as a sender hands it over. Times are ms since the epoch, durations ms. */
+export interface OutgoingMessage extends MessageProperties {
+  body: Buffer | string;
   applicationProperties?: Record<string, string | number | boolean | null>;
   /** The message becomes visible to receivers at this time, not before. */
   scheduledEnqueueTimeUtc?: number;
@@ -31,17 +35,9 @@ export interface OutgoingMessage {
  * A received (locked) or peeked message. Property names follow the Functions Service Bus
  * extension's binding data, camel-cased (what `context.triggerMetadata` shows a Node app).
  */
-export interface BrokeredMessage {
+export interface BrokeredMessage extends MessageProperties {
   body: Buffer;
   messageId: string;
-  sessionId?: string;
-  contentType?: string;
-  correlationId?: string;
-  subject?: string;
-  to?: string;
-  replyTo?: string;
-  replyToSessionId?: string;
-  partitionKey?: string;
   applicationProperties: Record<string, unknown>;
   /** Counts this delivery: 1 on the first one, as the Functions host reports it. */
   deliveryCount: number;

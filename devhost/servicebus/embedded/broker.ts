@@ -9,6 +9,7 @@ import type {
   BrokerPort,
   BrokerReceiver,
   DeadLetterOptions,
+  MessageProperties,
   OutgoingMessage,
   PeekOptions,
   ReceiveSource,
@@ -57,14 +58,8 @@ interface MessageRow {
   dl_source: string | null;
 }
 
-interface StoredProps {
-  contentType?: string;
-  correlationId?: string;
-  subject?: string;
-  to?: string;
-  replyTo?: string;
-  replyToSessionId?: string;
-  partitionKey?: string;
+/** Properties kept as one JSON column (message and session ids have columns of their own). */
+interface StoredProps extends Omit<MessageProperties, 'messageId' | 'sessionId'> {
   applicationProperties?: Record<string, unknown>;
 }
 
