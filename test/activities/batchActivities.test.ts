@@ -3,10 +3,6 @@
  * blob staging in an in-process Azurite.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApplyPage } from '../../activities/applyPage';
 import { createBeginLink } from '../../activities/beginLink';
@@ -15,12 +11,9 @@ import { createExtractPage } from '../../activities/extractPage';
 import { createPlanFlow } from '../../activities/planFlow';
 import { createCompareLink, createRepairRange } from '../../activities/reconcile';
 import type { SyncRuntime } from '../../activities/runtime';
-import { createRuntime } from '../../activities/runtime';
-import { loadConfig } from '../../config/loadConfig';
-import type { AzuriteInstance } from '../../devhost/storage/azurite';
-import { startAzurite } from '../../devhost/storage/azurite';
-import { seedDemo } from '../../scripts/demoSeed';
 import type { SqliteRegionStore } from '../../adapters/sqliteRegionStore';
+import type { SeededRuntime } from '../support/localApp';
+import { startSeededRuntime } from '../support/localApp';
 
 const SEED = {
   hubPrices: 40,
@@ -31,27 +24,14 @@ const SEED = {
 };
 
 describe('batch-sync activities', () => {
-  let root: string;
-  let azurite: AzuriteInstance;
+  let seeded: SeededRuntime;
   let runtime: SyncRuntime;
   before(async () => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'batch-activities-'));
-    azurite = await startAzurite({ inMemory: true, blobPort: 0, services: ['blob'] });
-    const config = loadConfig(
-      {
-        REGION_SYNC_DATA_DIR: root,
-        REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-        REGION_SYNC_STAGING_CONNECTION: azurite.connectionString,
-      },
-      { cwd: root },
-    );
-    await seedDemo(config, SEED);
-    runtime = createRuntime(config);
+    seeded = await startSeededRuntime('batch-activities-', SEED);
+    runtime = seeded.runtime;
   });
   after(async () => {
-    await runtime?.close();
-    await azurite?.stop();
-    rmSync(root, { recursive: true, force: true });
+    await seeded?.close();
   });
 
   const db = async (region: string) => ((await runtime.store(region)) as SqliteRegionStore).database;

@@ -4,9 +4,16 @@
  * staging connection) so runs never share state with each other or with a developer's .data/.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { emulatorConnectionString, emulatorEndpoints } from '../../devhost/storage/azurite';
+import type { SyncRuntime } from '../../activities/runtime';
+import { createRuntime } from '../../activities/runtime';
+import { loadConfig } from '../../config/loadConfig';
+import { emulatorConnectionString, emulatorEndpoints, startAzurite } from '../../devhost/storage/azurite';
+import type { SeedOptions } from '../../scripts/demoSeed';
+import { seedDemo } from '../../scripts/demoSeed';
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -34,5 +41,36 @@ export async function localAppEnv(
     REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
     REGION_SYNC_STAGING_CONNECTION: emulatorConnectionString(emulatorEndpoints(ports)),
     ...extra,
+  };
+}
+
+/** The batch-sync runtime over demo data in temporary SQLite files and an in-memory Azurite. */
+export interface SeededRuntime {
+  readonly root: string;
+  readonly runtime: SyncRuntime;
+  close(): Promise<void>;
+}
+
+export async function startSeededRuntime(prefix: string, seed: SeedOptions): Promise<SeededRuntime> {
+  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const azurite = await startAzurite({ inMemory: true, blobPort: 0, services: ['blob'] });
+  const config = loadConfig(
+    {
+      REGION_SYNC_DATA_DIR: root,
+      REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+      REGION_SYNC_STAGING_CONNECTION: azurite.connectionString,
+    },
+    { cwd: root },
+  );
+  await seedDemo(config, seed);
+  const runtime = createRuntime(config);
+  return {
+    root,
+    runtime,
+    async close() {
+      await runtime.close();
+      await azurite.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
   };
 }

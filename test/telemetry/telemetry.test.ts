@@ -27,13 +27,12 @@ import type { LogSink } from '../../adapters/telemetry';
 import { createTelemetry } from '../../adapters/telemetry';
 import { loadConfig } from '../../config/loadConfig';
 import { loadTelemetrySettings } from '../../config/telemetrySettings';
-import type { AzuriteInstance } from '../../devhost/storage/azurite';
-import { startAzurite } from '../../devhost/storage/azurite';
-import { seedDemo } from '../../scripts/demoSeed';
 import { DEMO_CATALOG, orderHistory } from '../../scripts/orderGenerator';
 import type { DeadLetteredOrderEvent, OrderDeadLetters } from '../../sync/orderEvent';
 import { orderFlowRules } from '../../sync/orderEvent';
 import { createOrderEventsTrigger } from '../../triggers/orderEvents';
+import type { SeededRuntime } from '../support/localApp';
+import { startSeededRuntime } from '../support/localApp';
 
 type Line = Record<string, unknown> & { level: string };
 
@@ -48,33 +47,20 @@ function recorder(): LogSink & { lines: Line[] } {
 const localTelemetry = () => createTelemetry(loadTelemetrySettings({ REGION_SYNC_ZONE: 'cn' }));
 
 describe('telemetry of batch-sync activities', () => {
-  let root: string;
-  let azurite: AzuriteInstance;
+  let seeded: SeededRuntime;
   let runtime: SyncRuntime;
   before(async () => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'telemetry-batch-'));
-    azurite = await startAzurite({ inMemory: true, blobPort: 0, services: ['blob'] });
-    const config = loadConfig(
-      {
-        REGION_SYNC_DATA_DIR: root,
-        REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-        REGION_SYNC_STAGING_CONNECTION: azurite.connectionString,
-      },
-      { cwd: root },
-    );
-    await seedDemo(config, {
+    seeded = await startSeededRuntime('telemetry-batch-', {
       hubPrices: 10,
       spokePrices: 2,
       promotions: 8,
       ordersPerSpoke: 2,
       base: '2026-01-01T00:00:00.000Z',
     });
-    runtime = createRuntime(config);
+    runtime = seeded.runtime;
   });
   after(async () => {
-    await runtime?.close();
-    await azurite?.stop();
-    rmSync(root, { recursive: true, force: true });
+    await seeded?.close();
   });
 
   it('logs extracted and applied pages with run id, flow, link, table and page, and measures rows moved and lag', async () => {
