@@ -146,6 +146,13 @@ class EpisodePlan {
   }
 }
 
+type DurableFunctionKind = 'activity' | 'orchestrator' | 'entity';
+const TRIGGER_OF: Record<DurableFunctionKind, string> = {
+  activity: 'activityTrigger',
+  orchestrator: 'orchestrationTrigger',
+  entity: 'entityTrigger',
+};
+
 const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
 const MAX_BATCH = 500;
 const CACHE_LIMIT = 256;
@@ -367,13 +374,9 @@ export class DurableEngine {
 
   /** Creates (or replaces a finished) instance and queues its ExecutionStarted (D.3 startNew). */
   startOrchestration(name: string, instanceId: string | undefined, input: unknown, version?: string): string {
-    const fn = this.registry.get(name);
-    if (!fn || triggerBinding(fn)[1].type !== 'orchestrationTrigger') {
-      throw new DurableApiError(
-        400,
-        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-      );
-    }
+    const problem = this.#missingFunction(name, 'orchestrator');
+    if (problem) throw new DurableApiError(400, problem);
+    const fn = this.registry.get(name)!;
     const id = instanceId ?? randomUUID().replace(/-/g, '');
     const messages: NewMessage[] = [];
     this.store.transaction(() => {
@@ -452,9 +455,14 @@ export class DurableEngine {
     this.#afterCommit([message], [], []);
   }
 
-  purge(instanceId: string): number {
+  /**
+   * Deletes an instance and everything addressed to it. By id, Azure Storage's backend purges an
+   * instance in any state (the HTTP API answers 200); filters purge finished instances only.
+   */
+  purge(instanceId: string, options: { evenIfRunning?: boolean } = {}): number {
     const row = this.store.getInstance(instanceId);
-    if (!row || !isTerminal(row.status)) return 0;
+    if (!row || (!isTerminal(row.status) && !options.evenIfRunning)) return 0;
+    this.#ready.delete(instanceId);
     const n = this.store.transaction(() => this.store.deleteInstance(instanceId));
     this.#cache.delete(instanceId);
     return n;
@@ -573,9 +581,9 @@ export class DurableEngine {
       `,"isReplaying":false,"parentInstanceId":${JSON.stringify(row.parent_instance_id)}${PAYLOAD_TAIL}}`;
 
     let state: OrchestratorState | undefined;
-    const fn = this.registry.get(row.name);
-    if (!fn || triggerBinding(fn)[1].type !== 'orchestrationTrigger') {
-      plan.failure = `The function '${row.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
+    const missing = this.#missingFunction(row.name, 'orchestrator');
+    if (missing) {
+      plan.failure = missing;
     } else {
       if (!this.invoker.accepting) return false;
       const outcome = await this.invoker.invoke({
@@ -674,7 +682,9 @@ export class DurableEngine {
       plan.row = newRow;
     }
     const activityIds: number[] = [];
-    this.store.transaction(() => {
+    const committed = this.store.transaction(() => {
+      // Purged while the orchestrator ran (Azure purges running instances too): nothing to write.
+      if (this.store.getInstance(row.instance_id)?.execution_id !== row.execution_id) return false;
       for (const { msg } of batch) this.store.deleteMessage(msg.id);
       for (const msg of stale) this.store.deleteMessage(msg.id);
       if (end === 'ContinuedAsNew') {
@@ -706,7 +716,12 @@ export class DurableEngine {
       }
       for (const m of outgoing) this.store.insertMessage(m);
       for (const a of plan.activities) activityIds.push(this.store.insertActivity(a));
+      return true;
     });
+    if (!committed) {
+      this.#cache.delete(row.instance_id);
+      return false;
+    }
 
     if (end) {
       this.#cache.delete(row.instance_id);
@@ -776,7 +791,7 @@ export class DurableEngine {
       case ActionType.CallActivity:
       case ActionType.CallActivityWithRetry: {
         const name = unit.functionName ?? '';
-        const problem = this.#missingFunction(name, 'activityTrigger', 'an activity');
+        const problem = this.#missingFunction(name, 'activity');
         if (problem) return problem;
         const id = plan.allocate();
         if (unit.actionType === ActionType.CallActivityWithRetry) {
@@ -788,7 +803,7 @@ export class DurableEngine {
       case ActionType.CallSubOrchestrator:
       case ActionType.CallSubOrchestratorWithRetry: {
         const name = unit.functionName ?? '';
-        const problem = this.#missingFunction(name, 'orchestrationTrigger', 'an orchestrator');
+        const problem = this.#missingFunction(name, 'orchestrator');
         if (problem) return problem;
         const id = plan.allocate();
         if (unit.actionType === ActionType.CallSubOrchestratorWithRetry) {
@@ -799,7 +814,8 @@ export class DurableEngine {
       }
       case ActionType.CreateTimer: {
         const id = plan.allocate();
-        const fireAt = Date.parse(String(unit.fireAt));
+        // The raw action holds a Date: String(date) would drop its milliseconds.
+        const fireAt = unit.fireAt instanceof Date ? unit.fireAt.getTime() : Date.parse(String(unit.fireAt));
         plan.appended.push(historyEvent(EventType.TimerCreated, ts, { FireAt: iso(fireAt) }, id));
         if (!unit.isCanceled) {
           this.#armDurableTimer(plan, id, fireAt);
@@ -831,11 +847,7 @@ export class DurableEngine {
       case ActionType.CallEntity:
       case ActionType.SignalEntity: {
         const target = String(unit.instanceId ?? '');
-        const problem = this.#missingFunction(
-          parseEntityInstanceId(target).name,
-          'entityTrigger',
-          'an entity',
-        );
+        const problem = this.#missingFunction(parseEntityInstanceId(target).name, 'entity');
         if (problem) return problem;
         const id = plan.allocate();
         const request: Record<string, unknown> = {
@@ -856,7 +868,7 @@ export class DurableEngine {
           key: String(e.key),
         }));
         for (const e of lockset) {
-          const problem = this.#missingFunction(e.name, 'entityTrigger', 'an entity');
+          const problem = this.#missingFunction(e.name, 'entity');
           if (problem) return problem;
         }
         const id = plan.allocate();
@@ -891,21 +903,25 @@ export class DurableEngine {
     }
   }
 
-  #missingFunction(name: string, trigger: string, what: string): string | undefined {
+  /**
+   * Why `name` cannot run as `kind`, in the extension's words (GetInvalid*FunctionMessage), or
+   * undefined when it can. A disabled function is unknown to the extension, as on Azure.
+   */
+  #missingFunction(name: string, kind: DurableFunctionKind): string | undefined {
+    const trigger = TRIGGER_OF[kind];
     const fn = this.registry.get(name);
-    if (fn && triggerBinding(fn)[1].type === trigger) return undefined;
-    return (
-      `The function '${name}' doesn't exist, is disabled, or is not ${what} function. ` +
-      `Additional info: the app registers these functions: ${this.#functionsOf(trigger) || '(none)'}.`
-    );
-  }
-
-  #functionsOf(trigger: string): string {
-    return this.registry
+    if (fn && triggerBinding(fn)[1].type === trigger && !this.invoker.disabledReason(fn.metadata.name))
+      return undefined;
+    const known = this.registry
       .list()
-      .filter((f) => triggerBinding(f)[1].type === trigger)
-      .map((f) => f.metadata.name)
-      .join(', ');
+      .filter((f) => triggerBinding(f)[1].type === trigger && !this.invoker.disabledReason(f.metadata.name))
+      .map((f) => f.metadata.name);
+    return (
+      `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function. Additional info: ` +
+      (known.length > 0
+        ? `The following are the known ${kind} functions: '${known.join("', '")}'.`
+        : `No ${kind} functions are currently registered!`)
+    );
   }
 
   #scheduleActivity(plan: EpisodePlan, id: number, name: string, input: unknown): void {
@@ -1258,13 +1274,8 @@ export class DurableEngine {
 
   /** A client signal (D.3 signalEntity, D.4 POST/DELETE entities/{name}/{key}). */
   signalEntity(name: string, key: string, operation: string, inputJson: string | null): void {
-    const fn = this.registry.get(name);
-    if (!fn || triggerBinding(fn)[1].type !== 'entityTrigger') {
-      throw new DurableApiError(
-        400,
-        `The function '${name}' doesn't exist, is disabled, or is not an entity function.`,
-      );
-    }
+    const problem = this.#missingFunction(name, 'entity');
+    if (problem) throw new DurableApiError(400, problem);
     const request: Record<string, unknown> = { op: operation, id: randomUUID(), signal: true };
     if (inputJson !== null) request.input = inputJson;
     const message: NewMessage = {
@@ -1360,12 +1371,12 @@ export class DurableEngine {
         outgoing.push(this.#entityResponse(lockRequest, LOCK_ACQUIRED, now));
       }
     } else if (batch.length > 0) {
-      const fn = this.registry.get(self.name);
+      const problem = this.#missingFunction(self.name, 'entity');
+      const fn = problem ? undefined : this.registry.get(self.name);
       let result: EntityBatchResult;
-      if (!fn || triggerBinding(fn)[1].type !== 'entityTrigger') {
-        const problem = `The function '${self.name}' doesn't exist, is disabled, or is not an entity function.`;
+      if (!fn) {
         this.logger.error('Host.Durable', `Entity '${row.instance_id}': ${problem}`);
-        result = failedBatch(scheduler, batch.length, problem);
+        result = failedBatch(scheduler, batch.length, problem ?? '');
       } else {
         if (!this.invoker.accepting) return false;
         const request = {
@@ -1585,11 +1596,20 @@ export class DurableEngine {
         : typeof input === 'string'
           ? { string: input }
           : { json: JSON.stringify(input) };
-    const outcome = await this.invoker.invoke({ functionName: item.name, triggerData });
-    if (this.#stopped && !this.invoker.accepting && outcome.error) return; // resumed by the next devhost
+    // Scheduled while the function ran here, but disabled or gone now (a changed app after a
+    // restart): the task fails, as DTFx fails a work item whose activity it cannot find.
+    const missing = this.#missingFunction(item.name, 'activity');
+    const outcome = missing ? undefined : await this.invoker.invoke({ functionName: item.name, triggerData });
+    if (this.#stopped && !this.invoker.accepting && outcome?.error) return; // resumed by the next devhost
     const now = this.clock.now();
     let event: HistoryEvent;
-    if (outcome.error) {
+    if (!outcome) {
+      event = historyEvent(EventType.TaskFailed, now, {
+        TaskScheduledId: item.task_id,
+        Reason: missing,
+        Details: '',
+      });
+    } else if (outcome.error) {
       event = historyEvent(EventType.TaskFailed, now, {
         TaskScheduledId: item.task_id,
         ...activityFailure(item.name, outcome.error),

@@ -161,18 +161,27 @@ function historyForStatus(history: HistoryEvent[], showOutput: boolean): Record<
   return out;
 }
 
+/** A boolean query parameter as bool.TryParse reads it: anything but true/false means the default. */
 function flag(url: URL, name: string, fallback: boolean): boolean {
-  const value = url.searchParams.get(name);
-  if (value === null || value === '') return fallback;
-  return value.toLowerCase() === 'true';
+  const value = url.searchParams.get(name)?.trim().toLowerCase();
+  return value === 'true' ? true : value === 'false' ? false : fallback;
 }
+
+/**
+ * HttpApiHandler answers "no such instance" (404) and "already ended" (410) with no body
+ * (CreateResponse(status)); the durable client builds its own messages from the status.
+ */
+const NOT_FOUND: HostHttpResponse = { status: 404 };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): HostHttpResponse {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body };
 }
 
 function errorResponse(err: unknown): HostHttpResponse {
-  if (err instanceof DurableApiError) return json(err.status, { message: err.message });
+  if (err instanceof DurableApiError)
+    return err.status === 404 || err.status === 410
+      ? { status: err.status }
+      : json(err.status, { message: err.message });
   throw err;
 }
 
@@ -269,7 +278,7 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
     handle((request) => {
       const id = request.params.instanceId!;
       const row = engine.store.getInstance(id);
-      if (!row || id.startsWith('@')) return json(404, { message: `No instance with ID '${id}' found.` });
+      if (!row || id.startsWith('@')) return NOT_FOUND;
       const options = {
         showInput: flag(request.url, 'showInput', true),
         showHistory: flag(request.url, 'showHistory', false),
@@ -326,7 +335,7 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
           JSON.stringify([lastRow.created_at, lastRow.instance_id]),
         ).toString('base64url');
       }
-      const showInput = flag(url, 'showInput', false);
+      const showInput = flag(url, 'showInput', true);
       return json(
         200,
         page.map((row) => statusPayload(row, { showInput, showHistory: false, showHistoryOutput: false })),
@@ -340,10 +349,8 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
     `${base}/instances/{instanceId}`,
     handle((request) => {
       const id = request.params.instanceId!;
-      const deleted = engine.purge(id);
-      return deleted > 0
-        ? json(200, { instancesDeleted: deleted })
-        : json(404, { message: `No instance with ID '${id}' found.` });
+      if (id.startsWith('@') || !engine.store.getInstance(id)) return NOT_FOUND;
+      return json(200, { instancesDeleted: engine.purge(id, { evenIfRunning: true }) });
     }),
   );
 
@@ -363,7 +370,7 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
       });
       let deleted = 0;
       for (const row of rows) deleted += engine.purge(row.instance_id);
-      return deleted > 0 ? json(200, { instancesDeleted: deleted }) : json(404, { instancesDeleted: 0 });
+      return deleted > 0 ? json(200, { instancesDeleted: deleted }) : NOT_FOUND;
     }),
   );
 

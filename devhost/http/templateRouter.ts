@@ -22,7 +22,13 @@ export interface TemplateMatch<T> {
  * tried most-constrained first against their constraints.
  */
 export class TemplateRouter<T> {
-  readonly #router = FindMyWay<FindMyWay.HTTPVersion.V1>({ caseSensitive: false, ignoreTrailingSlash: true });
+  // ASP.NET routing has no limit per segment (find-my-way's default is 100 characters, which
+  // turned Durable instance ids of 101-256 characters into 404s); Kestrel caps the request line at 8 KB.
+  readonly #router = FindMyWay<FindMyWay.HTTPVersion.V1>({
+    caseSensitive: false,
+    ignoreTrailingSlash: true,
+    maxParamLength: 8192,
+  });
   readonly #shapes = new Map<string, Candidate<T>[]>();
   #order = 0;
 

@@ -142,8 +142,14 @@ export class TimerService {
     state.next = next;
     state.cancel = this.options.clock.schedule(next, () => {
       state.cancel = undefined;
-      const late = this.options.clock.now() - next > PAST_DUE_TOLERANCE_MS;
-      this.#cycle(state, next, late);
+      // Read the time once the clock has finished moving: a manual clock calls back at each due
+      // time on its way, and a sleeping machine wakes up late. Occurrences passed meanwhile
+      // collapse into one past-due run, as the Functions timer listener does.
+      queueMicrotask(() => {
+        const now = this.options.clock.now();
+        const latest = this.#latestOccurrence(state, next, now);
+        this.#cycle(state, latest, latest !== next || now - next > PAST_DUE_TOLERANCE_MS);
+      });
     });
     if (state.monitor) this.#writeStatus(state);
   }
@@ -163,12 +169,7 @@ export class TimerService {
         const now = this.options.clock.now();
         const following = state.schedule.next(occurrence);
         if (following > now) break;
-        let latest = following;
-        for (let guard = 0; guard < 100_000; guard++) {
-          const after = state.schedule.next(latest);
-          if (after > now) break;
-          latest = after;
-        }
+        const latest = this.#latestOccurrence(state, following, now);
         this.options.logger.info(
           'Host.Triggers.Timer',
           `Function "${state.fn.metadata.name}" was still running at ${iso(following)}; running the missed occurrence ${iso(latest)} now (past due).`,
@@ -187,6 +188,17 @@ export class TimerService {
         ),
       )
       .finally(() => this.#runs.delete(run));
+  }
+
+  /** The last occurrence at or before `now`, starting from the occurrence `from` (≤ now). */
+  #latestOccurrence(state: TimerState, from: number, now: number): number {
+    let latest = from;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const after = state.schedule.next(latest);
+      if (after > now) break;
+      latest = after;
+    }
+    return latest;
   }
 
   async #runOnce(state: TimerState, scheduledAt: number, isPastDue: boolean): Promise<void> {

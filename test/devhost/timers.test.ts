@@ -101,6 +101,27 @@ describe('timer triggers on a controlled clock', () => {
     }
   });
 
+  it('moving the manual clock past several occurrences fires the timer once, past due', async () => {
+    const temp = tempDir('jump');
+    const events = `${temp.dir}/events.jsonl`;
+    const host = await startDevhost({
+      appDir: fixture('js-app'),
+      clock: `manual:${START}`,
+      env: { EVENT_LOG: events },
+    });
+    try {
+      await advance(host, 35_000); // 00:00:35: 00:00:10, 00:00:20 and 00:00:30 have passed
+      const [only] = await waitForTicks(events, 1);
+      assert.equal(only!.timer.isPastDue, true);
+      assert.equal(only!.timer.scheduleStatus?.next, '2026-01-01T00:00:40.000Z', 'it stands for 00:00:30');
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      assert.equal(ticks(events).length, 1, 'three missed occurrences collapse into one run');
+    } finally {
+      await host.stop();
+      temp.cleanup();
+    }
+  });
+
   it('runs runOnStartup timers at start and invokes a timer from the admin API (202)', async () => {
     const temp = tempDir('admin');
     const events = `${temp.dir}/events.jsonl`;

@@ -67,6 +67,32 @@ void describe('durable backend behaviours (in-process devhost, system clock)', (
     );
   });
 
+  void it('calling a disabled activity fails the orchestration instead of leaving it Running', async () => {
+    const status = await host.waitForEnd(await host.start('callsDisabled'), 5000);
+    assert.equal(status.runtimeStatus, 'Failed');
+    const output = String(status.output);
+    assert.match(
+      output,
+      /The function 'disabledActivity' doesn't exist, is disabled, or is not an activity function\. Additional info: The following are the known activity functions: '/,
+    );
+    assert.match(output, /'echo'/);
+    assert.doesNotMatch(
+      output.replace(/^.*?Additional info/, ''),
+      /disabledActivity/,
+      'a disabled activity is not known',
+    );
+  });
+
+  void it('instance ids up to 256 characters work; longer ones are refused with 400', async () => {
+    const id = 'i'.repeat(256);
+    assert.equal(await host.start('helloSequence', undefined, id), id);
+    assert.equal((await host.waitForEnd(id)).runtimeStatus, 'Completed');
+    const purged = await host.request('DELETE', `${API}/instances/${id}`);
+    assert.deepEqual([purged.status, purged.body], [200, { instancesDeleted: 1 }]);
+    const tooLong = await host.request('POST', `${API}/orchestrators/helloSequence/${'i'.repeat(257)}`);
+    assert.equal(tooLong.status, 400);
+  });
+
   void it('newGuid and currentUtcDateTime replay to the same values', async () => {
     const status = await host.waitForEnd(await host.start('deterministic'));
     const out = status.output as Record<string, unknown>;
@@ -214,8 +240,22 @@ void describe('durable backend behaviours (in-process devhost, system clock)', (
     assert.equal((await host.request('POST', `${API}/orchestrators/noSuchOrchestrator`)).status, 400);
     assert.equal((await host.request('POST', `${API}/orchestrators/helloSequence/%40entity`)).status, 400);
     assert.equal((await host.request('POST', `${API}/orchestrators/helloSequence`, '{not json')).status, 400);
-    assert.equal((await host.request('GET', `${API}/instances/does-not-exist`)).status, 404);
-    assert.equal((await host.request('DELETE', `${API}/instances/does-not-exist`)).status, 404);
+    // HttpApiHandler answers 404 and 410 with no body.
+    for (const [method, path] of [
+      ['GET', `${API}/instances/does-not-exist`],
+      ['DELETE', `${API}/instances/does-not-exist`],
+      ['POST', `${API}/instances/does-not-exist/terminate`],
+      ['POST', `${API}/instances/does-not-exist/raiseEvent/x`],
+    ] as const) {
+      const res = await host.request(method, path);
+      assert.deepEqual([res.status, res.text], [404, ''], `${method} ${path}`);
+    }
+    const ended = await host.start('helloSequence', undefined, 'ended-1');
+    await host.waitForEnd(ended);
+    for (const op of ['terminate', 'suspend', 'resume', 'raiseEvent/x']) {
+      const res = await host.request('POST', `${API}/instances/${ended}/${op}`, {});
+      assert.deepEqual([res.status, res.text], [410, ''], op);
+    }
     assert.equal((await host.request('DELETE', `${API}/instances`)).status, 400);
     assert.equal((await host.request('GET', `${API}/instances?runtimeStatus=Sleeping`)).status, 400);
   });
@@ -261,7 +301,7 @@ void describe('durable backend behaviours (in-process devhost, system clock)', (
 
   void it('lists instances with prefix, status and time filters, paged with a continuation token', async () => {
     const ids = ['list-a1', 'list-a2', 'list-a3', 'list-b1'];
-    for (const id of ids) await host.start('helloSequence', undefined, id);
+    for (const id of ids) await host.start('helloSequence', id === 'list-a1' ? 'Tokyo-list' : undefined, id);
     for (const id of ids) await host.waitForEnd(id);
     const pending = await host.start('approvals', undefined, 'list-a4');
 
@@ -292,6 +332,17 @@ void describe('durable backend behaviours (in-process devhost, system clock)', (
       (running.body as { instanceId: string }[]).map((s) => s.instanceId),
       [pending],
     );
+    // Inputs are shown unless showInput=false, as Azure lists them.
+    const listed = await host.request('GET', `${API}/instances?instanceIdPrefix=list-a1`);
+    assert.deepEqual(
+      (listed.body as { input: unknown }[]).map((s) => s.input),
+      ['Tokyo-list'],
+    );
+    const hidden = await host.request('GET', `${API}/instances?instanceIdPrefix=list-a1&showInput=false`);
+    assert.deepEqual(
+      (hidden.body as { input: unknown }[]).map((s) => s.input),
+      [null],
+    );
     const future = await host.request('GET', `${API}/instances?createdTimeFrom=2999-01-01T00:00:00Z`);
     assert.deepEqual(future.body, []);
     await host.request('POST', `${API}/instances/${pending}/terminate`);
@@ -305,6 +356,15 @@ void describe('durable backend behaviours (in-process devhost, system clock)', (
     assert.equal(purged.status, 200);
     assert.deepEqual(purged.body, { instancesDeleted: 1 });
     assert.equal((await host.request('GET', `${API}/instances/${id}`)).status, 404);
+
+    // By id, a running instance is purged too (Azure Storage's backend does): 200, then gone.
+    const running = await host.start('approvals', undefined, 'purge-running');
+    const purgedRunning = await host.request('DELETE', `${API}/instances/${running}`);
+    assert.deepEqual([purgedRunning.status, purgedRunning.body], [200, { instancesDeleted: 1 }]);
+    await host.engine.idle();
+    assert.equal((await host.request('GET', `${API}/instances/${running}`)).status, 404);
+    const lateEvent = await host.request('POST', `${API}/instances/${running}/raiseEvent/Approve`, {});
+    assert.equal(lateEvent.status, 404);
 
     const from = new Date(Date.now() - 1000).toISOString();
     for (const x of ['purge-2', 'purge-3'])

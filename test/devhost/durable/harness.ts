@@ -91,9 +91,13 @@ export async function startDurableHost(
       );
       const body = res.body as Record<string, unknown>;
       if (res.status === 200) return body;
-      if (res.status !== 202) throw new Error(`Status of ${instanceId}: HTTP ${res.status} ${res.text}`);
+      // 404: not created yet when something else (an entity, a sub-orchestration) starts it.
+      if (res.status !== 202 && res.status !== 404)
+        throw new Error(`Status of ${instanceId}: HTTP ${res.status} ${res.text}`);
       if (Date.now() > deadline) {
-        throw new Error(`${instanceId} is still ${String(body.runtimeStatus)} after ${timeoutMs} ms`);
+        throw new Error(
+          `${instanceId} is still ${res.status === 404 ? 'missing' : String(body.runtimeStatus)} after ${timeoutMs} ms`,
+        );
       }
       await sleep(10);
     }

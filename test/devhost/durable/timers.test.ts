@@ -94,6 +94,20 @@ void describe('durable timers and retries on the host clock (manual clock)', () 
     assert.equal(timedOut.output, 'timed out');
   });
 
+  void it('a timer keeps the milliseconds of its fire time: 1.5 s is not 1 s', async () => {
+    const id = await host.start('shortTimer', 1500, 'short-timer-1');
+    await host.engine.idle();
+    const created = history(id).find((e) => e.EventType === EventType.TimerCreated)!;
+    const started = history(id).find((e) => e.EventType === EventType.OrchestratorStarted)!;
+    assert.equal(Date.parse(String(created.FireAt)) - Date.parse(started.Timestamp), 1500);
+    clock.advance(1000);
+    await host.engine.idle();
+    assert.equal(host.engine.store.getInstance(id)!.status, 'Running', 'not fired after 1 s');
+    clock.advance(500);
+    const status = await runToEnd(id, 100);
+    assert.equal(Date.parse(String(status.output)) - Date.parse(started.Timestamp), 1500);
+  });
+
   void it('a 10-day durable timer fires when the host clock gets there, not before', async () => {
     const id = await host.start('sleeper', 10, 'sleeper-1');
     await host.engine.idle();
