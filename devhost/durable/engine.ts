@@ -185,7 +185,6 @@ export class DurableEngine {
   #stopped = true;
   #timerAt: number | undefined;
   #cancelTimer: (() => void) | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
   readonly #inflight = new Set<Promise<unknown>>();
   #idleWaiters: (() => void)[] = [];
 
@@ -223,35 +222,34 @@ export class DurableEngine {
     this.#stopped = true;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
     await Promise.allSettled([...this.#inflight]);
     this.store.releaseOwner(this.owner);
   }
 
+  /**
+   * Takes the hub's process lock, or refuses with who holds it. The lock, not the owner row, is
+   * the truth: the row only names the holder for the message.
+   */
   #takeOwnership(): void {
-    const now = Date.now();
-    const current = this.store.readOwner();
-    if (
-      current &&
-      current.owner !== this.owner &&
-      current.pid !== process.pid &&
-      now - current.heartbeat < 30_000
-    ) {
-      if (processAlive(current.pid)) {
+    const store = this.store;
+    let locked = store.acquireLock(0);
+    if (!locked) {
+      const holder = store.readOwner();
+      // A holder that is gone (or a zombie) is still releasing its files: give it time. A live one
+      // gets a moment too, in case a kill -9 is being delivered right now.
+      locked = store.acquireLock(holder && processAlive(holder.pid) ? 2_000 : 10_000);
+      if (!locked) {
+        const who = holder ? `another devhost (pid ${holder.pid})` : 'another devhost';
+        const stop = holder
+          ? `Stop it first (Ctrl+C in its terminal, or kill ${holder.pid})`
+          : 'Stop it first';
         throw new Error(
-          `The task hub "${this.options.hubName}" is in use by another devhost (pid ${current.pid}). Stop it first.`,
+          `The task hub "${this.options.hubName}" in ${store.file} is in use by ${who}. ${stop}, ` +
+            `or start this one with another --data-dir.`,
         );
       }
     }
-    this.store.writeOwner(this.owner, process.pid, now);
-    this.#heartbeat = setInterval(() => {
-      try {
-        this.store.heartbeat(this.owner, Date.now());
-      } catch {
-        // The store is closing.
-      }
-    }, 5_000);
-    this.#heartbeat.unref();
+    store.writeOwner(this.owner, process.pid, Date.now());
   }
 
   /** Resolves once nothing is running, queued or due (tests and benchmarks). */

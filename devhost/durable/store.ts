@@ -19,7 +19,8 @@ import Database from 'better-sqlite3';
  *   external events, ExecutionStarted) and control requests (terminate, suspend, resume, rewind).
  *   A durable timer is an inbox message whose `visible_at` lies in the future.
  * - `activities`: activity work items; `locked_by` names the devhost process running one.
- * - `owner`: which devhost process holds the hub, with a heartbeat (the hub-level lease).
+ * - `owner`: which devhost process holds the hub (pid, and when it took it in `heartbeat`), for
+ *   messages; the hub itself is guarded by an OS-released lock on `<hub>.lock` (acquireLock).
  */
 
 export interface InstanceRow {
@@ -171,16 +172,21 @@ function fileNameFor(hubName: string): string {
 
 export class TaskHubStore {
   readonly db: Database.Database;
+  /** The hub's file, or ':memory:'. */
+  readonly file: string;
   readonly #stmts = new Map<string, Database.Statement>();
+  #lock: Database.Database | undefined;
 
   /** `dataDir` ':memory:' gives a private in-memory hub (tests). */
   constructor(dataDir: string, hubName: string) {
     if (dataDir === ':memory:') {
+      this.file = ':memory:';
       this.db = new Database(':memory:');
     } else {
       const dir = path.join(dataDir, 'durable');
       mkdirSync(dir, { recursive: true });
-      this.db = new Database(path.join(dir, fileNameFor(hubName)));
+      this.file = path.join(dir, fileNameFor(hubName));
+      this.db = new Database(this.file);
       this.db.pragma('journal_mode = WAL');
       // An episode is durable once the WAL is written; a power loss may lose the last few, a
       // process crash loses none (WAL + synchronous NORMAL).
@@ -191,7 +197,35 @@ export class TaskHubStore {
   }
 
   close(): void {
+    this.releaseLock();
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Takes the hub's process lock: an exclusive SQLite lock on `<hub>.lock`, held for the life of
+   * the store. The operating system drops it the moment its process dies (closing its files comes
+   * before becoming a zombie), so a dead owner never blocks, whatever its pid now names. Waits up
+   * to `waitMs` for an owner that is still exiting. False when another process (or store) holds it.
+   */
+  acquireLock(waitMs: number): boolean {
+    if (this.file === ':memory:' || this.#lock) return true;
+    const lock = new Database(`${this.file}.lock`);
+    try {
+      lock.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`);
+      lock.exec('BEGIN EXCLUSIVE');
+    } catch (err) {
+      lock.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+      throw err;
+    }
+    this.#lock = lock;
+    return true;
+  }
+
+  releaseLock(): void {
+    if (!this.#lock) return;
+    this.#lock.close(); // closing ends the open transaction and its lock
+    this.#lock = undefined;
   }
 
   #stmt(sql: string): Database.Statement {
@@ -218,12 +252,6 @@ export class TaskHubStore {
     this.#stmt(
       'INSERT INTO owner (id, owner, pid, heartbeat) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, heartbeat = excluded.heartbeat',
     ).run(owner, pid, heartbeat);
-  }
-
-  heartbeat(owner: string, at: number): boolean {
-    return (
-      this.#stmt('UPDATE owner SET heartbeat = ? WHERE id = 1 AND owner = ?').run(at, owner).changes === 1
-    );
   }
 
   releaseOwner(owner: string): void {
