@@ -110,6 +110,12 @@ export const batchTelemetry: Readonly<Record<string, Described<never, never>>> =
   repairRange,
   writeReport,
   planFlow: { correlation: (i: { flow: string }) => ({ flow: i.flow }) },
+  recordRun: {
+    correlation: (i: { record: { flow: string; runId: string } }) => ({
+      flow: i.record.flow,
+      flowRunId: i.record.runId,
+    }),
+  },
   compareLink: {
     correlation: (i: { link: LinkId; table: string }) => ({ ...linkFields(i.link), table: i.table }),
   },

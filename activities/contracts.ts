@@ -7,6 +7,7 @@
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { ChangeCursor, KeyRange, LinkId } from '../sync/model.js';
+import type { RunRecord } from '../sync/runHistory.js';
 import type { RetryProfileName } from './retryProfiles.js';
 import { retryOptions } from './retryProfiles.js';
 
@@ -185,6 +186,18 @@ export interface WriteReportOutput {
   readonly blob: string;
 }
 
+// ---- recordRun ---------------------------------------------------------------------------------
+
+/** A run's record, written when it starts and again when it ends (sync/runHistory.ts). */
+export interface RecordRunInput {
+  readonly record: RunRecord;
+}
+
+export interface RecordRunOutput {
+  /** Records older than the retention deleted on the way (at a run's start only). */
+  readonly pruned: number;
+}
+
 // ---- run results (the orchestration output) -----------------------------------------------------
 
 export interface LinkResult {
@@ -232,6 +245,7 @@ export const activities = {
   compareLink: contract<CompareLinkInput, CompareLinkOutput>('compareLink', 'sqlRead'),
   repairRange: contract<RepairRangeInput, RepairCounts>('repairRange', 'sqlWrite'),
   writeReport: contract<WriteReportInput, WriteReportOutput>('writeReport', 'blobIo'),
+  recordRun: contract<RecordRunInput, RecordRunOutput>('recordRun', 'blobIo'),
 } as const;
 
 /** A scheduled activity whose result is read back typed once it completes. */

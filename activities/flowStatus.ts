@@ -18,7 +18,10 @@ export interface TableStatus {
   } | null;
   /** Change values of the source above the checkpoint (0 = caught up). */
   readonly lagChanges: number;
-  /** Seconds since the checkpoint last moved, or null before the first run. */
+  /**
+   * 0 when caught up (nothing pending); otherwise seconds since the checkpoint last moved (the
+   * link has been behind for at most that long), or null when pending before the first run.
+   */
   readonly lagSeconds: number | null;
 }
 
@@ -41,14 +44,17 @@ export function createFlowStatus(
         const hwm = await source.highWaterMark(mappingOf(flow, t.canonical, link.source));
         const cp = await target.getCheckpoint(link, t.canonical);
         const at = cp?.cursor.change ?? '0';
+        const lagChanges = compareChange(hwm, at) > 0 ? Number(BigInt(hwm) - BigInt(at)) : 0;
         tables.push({
           table: t.canonical,
           checkpoint: cp === null ? null : { cursor: cp.cursor, runId: cp.runId, updatedAt: cp.updatedAt },
-          lagChanges: compareChange(hwm, at) > 0 ? Number(BigInt(hwm) - BigInt(at)) : 0,
+          lagChanges,
           lagSeconds:
-            cp === null
-              ? null
-              : Math.max(0, Math.round((deps.now().getTime() - Date.parse(cp.updatedAt)) / 1000)),
+            lagChanges === 0
+              ? 0
+              : cp === null
+                ? null
+                : Math.max(0, Math.round((deps.now().getTime() - Date.parse(cp.updatedAt)) / 1000)),
         });
       }
       out.push({ ...link, tables });

@@ -7,6 +7,7 @@ import { createBeginLink } from './beginLink.js';
 import { activities } from './contracts.js';
 import { createExtractPage } from './extractPage.js';
 import { createPlanFlow } from './planFlow.js';
+import { createRecordRun } from './recordRun.js';
 import { createCompareLink, createRepairRange } from './reconcile.js';
 import type { SyncRuntime } from './runtime.js';
 import { createWriteReport } from './writeReport.js';
@@ -21,6 +22,7 @@ export function registerActivities(runtime: SyncRuntime, telemetry: Telemetry = 
     compareLink: createCompareLink(runtime),
     repairRange: createRepairRange(runtime),
     writeReport: createWriteReport(runtime),
+    recordRun: createRecordRun(runtime),
   };
   for (const [key, handler] of Object.entries(handlers)) {
     const name = activities[key as keyof typeof activities].name;

@@ -3,6 +3,7 @@
  * (STYLE §4) and closed in app.hook.appTerminate. Region stores open lazily (a region that no
  * flow of this run touches costs nothing) and are migrated for every table of every flow once.
  */
+import { BlobRunHistory } from '../adapters/blobRunHistory.js';
 import { AzureBlobStaging } from '../adapters/blobStaging.js';
 import { openMssqlRegionStore } from '../adapters/mssqlRegionStore.js';
 import { openSqliteRegionStore } from '../adapters/sqliteRegionStore.js';
@@ -10,6 +11,7 @@ import type { AppConfig } from '../config/loadConfig.js';
 import { SyncError } from '../sync/errors.js';
 import type { RegionId, TableMapping } from '../sync/model.js';
 import type { BlobStaging, RegionStore } from '../sync/ports.js';
+import type { RunHistory } from '../sync/runHistory.js';
 import type { Flow, Topology } from '../sync/topology.js';
 import { flowOf, tableMappingFor } from '../sync/topology.js';
 
@@ -28,6 +30,9 @@ export interface SyncRuntime {
   store(region: RegionId): Promise<RegionStore>;
   readonly staging: BlobStaging;
   readonly blobs: JsonBlobs;
+  /** One record per batch run, kept {@link SyncRuntime.runRetentionDays} days. */
+  readonly runs: RunHistory;
+  readonly runRetentionDays: number;
   /** The wall clock, for checkpoint and audit timestamps (activities only; never orchestrators). */
   now(): Date;
   close(): Promise<void>;
@@ -94,6 +99,12 @@ export function createRuntime(config: AppConfig): SyncRuntime {
     },
     staging,
     blobs: staging,
+    runs: new BlobRunHistory({
+      connectionString: config.staging.connectionString,
+      accountUrl: config.staging.accountUrl,
+      container: config.runHistory.container,
+    }),
+    runRetentionDays: config.runHistory.retentionDays,
     now: () => new Date(),
     async close() {
       const stores = await Promise.allSettled([...opened.values()]);

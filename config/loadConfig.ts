@@ -37,6 +37,8 @@ export interface AppConfig {
   /** Base64 HMAC key, or null when no residency rule pseudonymizes. */
   readonly pseudonymKey: string | null;
   readonly staging: StagingSettings;
+  /** Run history: its container in the staging account and how long records are kept. */
+  readonly runHistory: { readonly container: string; readonly retentionDays: number };
   /**
    * The region whose Function App this is (REGION_SYNC_ZONE), or null (local/devhost: this app
    * runs every link). With a zone, only the links whose source is the zone run here.
@@ -172,6 +174,21 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       message: `must be a whole number of days from 1 to 365, got '${retentionText}'`,
     });
   }
+  const runHistoryContainer = nonEmpty(env, SETTING.runHistoryContainer) ?? 'sync-runs';
+  if (!CONTAINER_PATTERN.test(runHistoryContainer) || runHistoryContainer === container) {
+    problems.push({
+      path: `settings.${SETTING.runHistoryContainer}`,
+      message: `'${runHistoryContainer}' is not a valid blob container name distinct from the staging container`,
+    });
+  }
+  const runRetentionText = nonEmpty(env, SETTING.runRetentionDays) ?? '45';
+  const runRetentionDays = Number(runRetentionText);
+  if (!/^\d+$/.test(runRetentionText) || runRetentionDays < 1 || runRetentionDays > 3650) {
+    problems.push({
+      path: `settings.${SETTING.runRetentionDays}`,
+      message: `must be a whole number of days from 1 to 3650, got '${runRetentionText}'`,
+    });
+  }
   const accountUrl = nonEmpty(env, SETTING.stagingAccountUrl) ?? null;
   if (accountUrl !== null && !/^https?:\/\/[^\s/]+/.test(accountUrl)) {
     problems.push({ path: `settings.${SETTING.stagingAccountUrl}`, message: 'must be an http(s) URL' });
@@ -270,6 +287,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     dataDir,
     pseudonymKey,
     staging: { connectionString, accountUrl, container, retentionDays },
+    runHistory: { container: runHistoryContainer, retentionDays: runRetentionDays },
     zone,
     stores,
   });

@@ -33,6 +33,13 @@ export const SETTING = {
   /** Staged pages older than this many days are purged. Default 7. */
   stagingRetentionDays: 'REGION_SYNC_STAGING_RETENTION_DAYS',
   /**
+   * Run history: container (in the staging storage account) keeping one record per batch run.
+   * Default `sync-runs`.
+   */
+  runHistoryContainer: 'REGION_SYNC_RUN_HISTORY_CONTAINER',
+  /** Run history: records of runs started more than this many days ago are deleted. Default 45. */
+  runRetentionDays: 'REGION_SYNC_RUN_RETENTION_DAYS',
+  /**
    * Order sync: how long (ms) versions that arrive ahead of a missing one wait for it before the
    * newest is applied anyway. Default 2000.
    */

@@ -60,6 +60,8 @@ param topologyPath string = 'config/topology.json'
 @maxValue(365)
 @description('Days after which staged pages are purged, by the app and by a storage lifecycle rule as a backstop.')
 param stagingRetentionDays int = 7
+@description('Days a batch run\'s history record is kept (REGION_SYNC_RUN_RETENTION_DAYS).')
+param runRetentionDays int = 45
 
 // ---------------------------------------------------------------------------------------------
 // Hosting
@@ -194,6 +196,8 @@ var storageAccountName = take('${abbrs.storageStorageAccounts}${zone}${resourceT
 var keyVaultName = take('${abbrs.keyVaultVaults}${zone}-${resourceToken}', 24)
 var deploymentContainerName = 'app-package-${resourceToken}'
 var stagingContainerName = 'sync-staging'
+// One record per batch run (run history); the app deletes records older than runRetentionDays.
+var runHistoryContainerName = 'sync-runs'
 // Refused order events with their validation reason (the order trigger's dead-letter destination).
 var orderDeadLetterContainerName = 'order-deadletters'
 var orderQueueName = 'order-events'
@@ -262,6 +266,7 @@ module storage 'app/storage.bicep' = {
       deploymentContainerName
       stagingContainerName
       orderDeadLetterContainerName
+      runHistoryContainerName
     ]
     stagingContainerName: stagingContainerName
     stagingRetentionDays: stagingRetentionDays
@@ -439,6 +444,8 @@ module functionApp 'app/functionApp.bicep' = {
     deploymentContainerName: deploymentContainerName
     stagingContainerName: stagingContainerName
     orderDeadLetterContainerName: orderDeadLetterContainerName
+    runHistoryContainerName: runHistoryContainerName
+    runRetentionDays: runRetentionDays
     appInsightsName: appInsights.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     orderQueueName: serviceBus.outputs.queueName

@@ -12,6 +12,7 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import type { LinkResult, PlanFlowOutput, RunRequest, SyncReport } from '../activities/contracts';
 import { activities, callActivity } from '../activities/contracts';
 import type { LinkId } from '../sync/model.js';
+import type { RunRecord } from '../sync/runHistory.js';
 import type { LinkProgress, ReconcileLinkOutput, TypedSubTask } from './contracts.js';
 import { emptyProgress, linkKey, orchestrators, startSubOrchestration } from './contracts.js';
 import { replaySafeLog } from './replaySafeLog.js';
@@ -103,6 +104,41 @@ export function progressStatus(state: FlowState, request: RunRequest, running: n
   };
 }
 
+/** The run's history record (sync/runHistory.ts): at its start, and with its results at its end. */
+export function runRecordOf(
+  state: FlowState,
+  request: RunRequest,
+  instanceId: string,
+  end?: { report: SyncReport; error: string | null },
+): RunRecord {
+  return {
+    runId: state.runId,
+    instanceId,
+    flow: request.flow,
+    mode: request.mode,
+    window: request.window ?? null,
+    regions: request.regions ?? null,
+    dryRun: request.dryRun,
+    trigger: request.trigger,
+    startedAt: state.startedAt,
+    finishedAt: end?.report.finishedAt ?? null,
+    status: end === undefined ? 'running' : end.error === null ? 'completed' : 'failed',
+    plannedLinks: [...state.plan.inbound, ...state.plan.outbound].map(linkKey),
+    links: end?.report.links ?? [],
+    totals:
+      end === undefined
+        ? null
+        : {
+            pages: end.report.totals.pages,
+            rowsRead: end.report.totals.rowsRead,
+            rowsWritten: end.report.totals.rowsWritten,
+            repaired: end.report.totals.repaired,
+          },
+    reportBlob: end?.report.reportBlob ?? null,
+    error: end?.error ?? null,
+  };
+}
+
 interface Job<O> {
   readonly key: string;
   readonly target: string;
@@ -148,6 +184,17 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
   const cap = Math.max(1, state.plan.concurrencyPerTarget);
   let completions = 0;
   context.df.setCustomStatus(progressStatus(state, request, 0));
+  // A history store outage must not stop a data sync: the record is best effort, the run is not.
+  function* record(r: RunRecord): Generator<Task, void, unknown> {
+    try {
+      yield* callActivity(context, activities.recordRun, { record: r });
+    } catch (e) {
+      log.warn(TELEMETRY_EVENT.runRecordFailed, {
+        error: e instanceof Error ? e.message.split('\n', 1)[0] : String(e),
+      });
+    }
+  }
+  if (input.state === undefined) yield* record(runRecordOf(state, request, context.df.instanceId));
 
   while (state.wave < waves.length) {
     const wave = waves[state.wave] ?? [];
@@ -320,12 +367,13 @@ export function* flowSync(context: OrchestrationContext): Generator<Task, SyncRe
   };
   if (failed.length > 0) log.error(TELEMETRY_EVENT.runFailed, totals);
   else log.info(TELEMETRY_EVENT.runFinished, totals);
-  if (failed.length > 0) {
-    // The run did not do its job: fail it (with every link's reason) rather than report success.
-    throw new Error(
-      `${failed.length} of ${links.length} links failed: ` +
-        failed.map((l) => `${linkKey(l.link)}: ${l.lastError ?? ''}`).join('; '),
-    );
-  }
+  const failure =
+    failed.length === 0
+      ? null
+      : `${failed.length} of ${links.length} links failed: ` +
+        failed.map((l) => `${linkKey(l.link)}: ${l.lastError ?? ''}`).join('; ');
+  yield* record(runRecordOf(state, request, context.df.instanceId, { report, error: failure }));
+  // The run did not do its job: fail it (with every link's reason) rather than report success.
+  if (failure !== null) throw new Error(failure);
   return report;
 }

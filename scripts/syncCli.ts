@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   };
   const res = await fetch(`${o.url}/api/sync/${encodeURIComponent(flow)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-region-sync-trigger': 'cli' },
     body: JSON.stringify(body),
   });
   const answer = (await res.json()) as Record<string, unknown>;

@@ -24,6 +24,7 @@ export const TELEMETRY_EVENT = {
   pageMissing: 'pageMissing',
   rangeRepaired: 'rangeRepaired',
   reportWritten: 'reportWritten',
+  runRecordFailed: 'runRecordFailed',
   // order sync
   orderReceived: 'orderReceived',
   orderOffered: 'orderOffered',

@@ -4,6 +4,7 @@ import type { SyncRuntime } from '../activities/runtime.js';
 import type { Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
 import { health } from './health';
+import { createGetRun, createListRuns } from './runHistoryHttp.js';
 import { createStartSync, createSyncStatus } from './syncHttp.js';
 import { createScheduledSync } from './syncTimers.js';
 
@@ -20,6 +21,18 @@ export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = si
     authLevel: 'function',
     route: 'sync/{flow}/status',
     handler: createSyncStatus(runtime),
+  });
+  df.app.client.http('syncRuns', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'sync/{flow}/runs',
+    handler: createListRuns(runtime),
+  });
+  df.app.client.http('syncRun', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'sync/{flow}/runs/{runId}',
+    handler: createGetRun(runtime),
   });
   // The schedules come from the validated topology, read once at start-up: to the host each is a
   // plain NCRONTAB string, as if written in the registration.

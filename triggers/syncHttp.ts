@@ -7,6 +7,13 @@ import { startRun } from './startRun.js';
 import type { Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
 
+/** Callers that say who they are (the CLI, the dashboard) are recorded as such; anyone else is `http`. */
+const NAMED_TRIGGERS = new Set(['cli', 'dashboard']);
+function triggerOf(request: HttpRequest): string {
+  const named = request.headers.get('x-region-sync-trigger')?.trim().toLowerCase() ?? '';
+  return NAMED_TRIGGERS.has(named) ? named : 'http';
+}
+
 /** POST /api/sync/{flow}: validates, starts (or finds) the run, answers 202 with the status URLs. */
 export function createStartSync(
   runtime: Pick<SyncRuntime, 'topology'>,
@@ -37,7 +44,7 @@ export function createStartSync(
         },
       };
     }
-    const parsed = parseSyncBody(flow, body, runtime.topology, 'http');
+    const parsed = parseSyncBody(flow, body, runtime.topology, triggerOf(request));
     if (!parsed.ok) return { status: 400, jsonBody: { error: 'invalid request', problems: parsed.problems } };
     const { instanceId, started } = await startRun(
       client,

@@ -27,6 +27,9 @@ param deploymentContainerName string
 param stagingContainerName string
 @description('Blob container of refused order events (dead letters with their reason).')
 param orderDeadLetterContainerName string = 'order-deadletters'
+@description('Blob container of the run history (one record per batch run).')
+param runHistoryContainerName string = 'sync-runs'
+param runRetentionDays int = 45
 param appInsightsName string
 param serviceBusNamespaceName string
 param orderQueueName string
@@ -103,6 +106,8 @@ var appSettingsBase = {
   REGION_SYNC_STAGING_ACCOUNT_URL: storage.properties.primaryEndpoints.blob
   REGION_SYNC_STAGING_CONTAINER: stagingContainerName
   REGION_SYNC_STAGING_RETENTION_DAYS: string(stagingRetentionDays)
+  REGION_SYNC_RUN_HISTORY_CONTAINER: runHistoryContainerName
+  REGION_SYNC_RUN_RETENTION_DAYS: string(runRetentionDays)
   REGION_SYNC_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${secretUriBase}pseudonym-key)'
   REGION_SYNC_ORDER_GAP_WAIT_MS: '2000'
   REGION_SYNC_ORDER_DEADLETTER_CONTAINER: orderDeadLetterContainerName

@@ -54,3 +54,34 @@ describe('planFlow with a zone', () => {
     assert.deepEqual([...new Set(opened)].sort(), ['cn', 'latam']);
   });
 });
+
+describe('flow status lag', () => {
+  const fakeStore = (hwm: string, change: string | null) => () =>
+    Promise.resolve({
+      highWaterMark: () => Promise.resolve(hwm),
+      getCheckpoint: () =>
+        Promise.resolve(
+          change === null
+            ? null
+            : { cursor: { change, key: [] }, runId: 'r1', updatedAt: '2026-12-04T10:00:00.000Z' },
+        ),
+    } as unknown as Awaited<ReturnType<SyncRuntime['store']>>);
+  const now = () => new Date('2026-12-04T12:00:00.000Z');
+
+  it('reads 0 seconds when a link is caught up, however long ago the checkpoint moved', async () => {
+    const status = createFlowStatus({ topology, zone: 'latam', store: fakeStore('42', '42'), now });
+    for (const t of (await status('pricing'))[0]?.tables ?? []) {
+      assert.equal(t.lagChanges, 0);
+      assert.equal(t.lagSeconds, 0);
+    }
+  });
+
+  it('counts the time since the checkpoint moved while changes are pending', async () => {
+    const status = createFlowStatus({ topology, zone: 'latam', store: fakeStore('50', '42'), now });
+    const t = (await status('pricing'))[0]?.tables[0];
+    assert.equal(t?.lagChanges, 8);
+    assert.equal(t?.lagSeconds, 7200);
+    const fresh = createFlowStatus({ topology, zone: 'latam', store: fakeStore('50', null), now });
+    assert.equal((await fresh('pricing'))[0]?.tables[0]?.lagSeconds, null);
+  });
+});

@@ -1,0 +1,17 @@
+import type { RecordRunInput, RecordRunOutput } from './contracts.js';
+import type { SyncRuntime } from './runtime.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Writes a run's record. At a run's start it also applies the retention (records of runs started
+ * more than `runRetentionDays` ago are deleted), so history stays bounded without a timer of its own.
+ */
+export function createRecordRun(deps: Pick<SyncRuntime, 'runs' | 'runRetentionDays' | 'now'>) {
+  return async function recordRun(input: RecordRunInput): Promise<RecordRunOutput> {
+    await deps.runs.put(input.record);
+    if (input.record.status !== 'running') return { pruned: 0 };
+    const cutoff = new Date(deps.now().getTime() - deps.runRetentionDays * DAY_MS).toISOString();
+    return { pruned: await deps.runs.pruneStartedBefore(cutoff) };
+  };
+}
