@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { PlanFlowOutput, RunRequest, SyncReport } from '../../../activities/contracts';
+import type { PlanFlowOutput, RecordRunInput, RunRequest, SyncReport } from '../../../activities/contracts';
 import { activities } from '../../../activities/contracts';
 import type { FlowState, FlowSyncInput } from '../../../orchestrators/flowSync';
 import { MAX_LINKS_AT_ONCE, flowSync } from '../../../orchestrators/flowSync';
@@ -127,6 +127,7 @@ async function drive(
     step++;
     let fresh: ScheduledTask[];
     if (task.name === activities.planFlow.name) fresh = await h.complete(task, plan());
+    else if (task.name === activities.recordRun.name) fresh = await h.complete(task, { pruned: 0 });
     else if (task.name === activities.writeReport.name)
       fresh = await h.complete(task, { blob: 'pricing/report.json' });
     else if (task.name === orchestrators.reconcileLink.name) {
@@ -153,6 +154,17 @@ async function drive(
   return { started, finishedInbound, firstOutbound };
 }
 
+/** Answers the plan, then the run record written at the start; returns the tasks started next. */
+async function planned(h: OrchestrationReplay, p: PlanFlowOutput = plan()): Promise<ScheduledTask[]> {
+  await h.complete(h.only(activities.planFlow), p);
+  return h.complete(h.only(activities.recordRun), { pruned: 0 });
+}
+
+const records = (h: OrchestrationReplay) =>
+  h.scheduled
+    .filter((t) => t.name === activities.recordRun.name)
+    .map((t) => (t.input as RecordRunInput).record);
+
 const output = (h: OrchestrationReplay) => (h.status as { output: SyncReport }).output;
 const error = (h: OrchestrationReplay) => (h.status as { error: string }).error;
 
@@ -160,7 +172,7 @@ describe('flowSync (replayed)', () => {
   it('plans the run, walks inbound links before outbound ones within the caps, and reports what was walked', async () => {
     const h = await start({ request: { ...REQUEST, regions: ['sea'], pageSize: 50 } });
     assert.deepEqual(h.only(activities.planFlow).input, { flow: 'pricing', regions: ['sea'] });
-    await h.complete(h.only(activities.planFlow), plan());
+    await planned(h);
 
     // Two of the three inbound links (the per-target cap), each as its own sub-orchestration.
     const first = h.pendingOf(orchestrators.pairSync);
@@ -247,8 +259,8 @@ describe('flowSync (replayed)', () => {
   it('never runs more than MAX_LINKS_AT_ONCE links, however many targets', async () => {
     const spokes = Array.from({ length: MAX_LINKS_AT_ONCE + 4 }, (_, i) => `s${i}`);
     const h = await start();
-    await h.complete(
-      h.only(activities.planFlow),
+    await planned(
+      h,
       plan({ inbound: [], outbound: spokes.map((s) => link('cn', s)), concurrencyPerTarget: 4 }),
     );
     assert.equal(h.pendingOf(orchestrators.pairSync).length, MAX_LINKS_AT_ONCE);
@@ -323,7 +335,7 @@ describe('flowSync (replayed)', () => {
 
   it('continues as new after completionsPerGeneration, letting running links finish, and the next generation carries on', async () => {
     const h = await start({ request: REQUEST, tuning: { completionsPerGeneration: 3 } });
-    await h.complete(h.only(activities.planFlow), plan());
+    await planned(h);
     // Two inbound links run; after three completions no new call starts until both are back.
     const [a, b] = h.pendingOf(orchestrators.pairSync);
     assert.ok(a !== undefined && b !== undefined);
@@ -374,6 +386,57 @@ describe('flowSync (replayed)', () => {
       1,
       'a later generation announced the run again',
     );
+  });
+
+  it('records the run when it starts and again with its results when it ends, also when it fails', async () => {
+    const h = await start({ request: { ...REQUEST, trigger: 'cli', regions: ['eu', 'sea'] } });
+    await h.complete(h.only(activities.planFlow), plan());
+    const [begun] = records(h);
+    assert.deepEqual(
+      { ...begun },
+      {
+        runId: RUN_ID,
+        instanceId: INSTANCE,
+        flow: 'pricing',
+        mode: 'incremental',
+        window: null,
+        regions: ['eu', 'sea'],
+        dryRun: false,
+        trigger: 'cli',
+        startedAt: PLANNED,
+        finishedAt: null,
+        status: 'running',
+        plannedLinks: ['sea>cn', 'eu>cn', 'latam>cn', 'cn>sea', 'cn>eu', 'cn>latam'],
+        links: [],
+        totals: null,
+        reportBlob: null,
+        error: null,
+      },
+    );
+    assert.equal(h.pendingOf(orchestrators.pairSync).length, 0, 'links started before the run was recorded');
+    await drive(h, { failing: { 'eu>cn': 'source unreachable' } });
+    assert.equal(h.status.kind, 'failed');
+    const ended = records(h);
+    assert.equal(ended.length, 2);
+    const last = ended[1];
+    assert.equal(last?.status, 'failed');
+    assert.equal(last?.error, error(h));
+    assert.equal(last?.links.length, 6);
+    assert.deepEqual(last?.totals, { pages: 20, rowsRead: 40, rowsWritten: 40, repaired: 0 });
+    assert.ok((last?.finishedAt ?? '') >= PLANNED);
+  });
+
+  it('still syncs when the run history cannot be written', async () => {
+    const h = await start();
+    await h.complete(h.only(activities.planFlow), plan());
+    await h.fail(h.only(activities.recordRun), 'history store down');
+    while (h.status.kind === 'running') {
+      const task = h.pending[0] as ScheduledTask;
+      if (task.name === activities.recordRun.name) await h.fail(task, 'history store down');
+      else await h.complete(task, { ...(task.input as PairSyncInput).progress, done: true });
+    }
+    assert.equal(h.status.kind, 'completed', JSON.stringify(h.status));
+    assert.equal(h.logged(TELEMETRY_EVENT.runRecordFailed).length, 2);
   });
 
   it('fails a run of an unknown flow', async () => {
