@@ -47,18 +47,24 @@ export type RegisterAfterSalesOutput =
 export interface RestoreHubOrderInput {
   /** The saga whose kept snapshot is put back. */
   readonly sagaId: string;
+  /** The order's origin region (with orderId, the order's key). */
   readonly sourceRegion: string;
-  /** The order and version of the saga (telemetry correlation only). */
-  readonly orderId?: string;
-  readonly version?: number;
+  readonly orderId: string;
+  /** The version the saga wrote: the snapshot is put back only while the hub still holds it. */
+  readonly version: number;
 }
 
+/** `superseded`: the hub no longer held the saga's version (a newer write landed), nothing changed. */
+export type RestoreHubOrderOutput =
+  { readonly kind: 'restored' } | { readonly kind: 'superseded'; readonly currentVersion: number | null };
+
 export interface RemoveAfterSalesInput {
+  /** The order's origin region (with orderId, the order's key). */
+  readonly sourceRegion: string;
   readonly orderId: string;
   readonly version: number;
   /** Telemetry correlation only. */
   readonly sagaId?: string;
-  readonly sourceRegion?: string;
 }
 
 export interface WriteReceiptInput {
@@ -80,10 +86,7 @@ export const orderActivities = {
     'orderStep',
   ),
   writeReceipt: contract<WriteReceiptInput, WriteReceiptOutput>('orderWriteReceipt', 'orderStep'),
-  restoreHubOrder: contract<RestoreHubOrderInput, { readonly kind: 'restored' }>(
-    'orderRestoreHub',
-    'compensation',
-  ),
+  restoreHubOrder: contract<RestoreHubOrderInput, RestoreHubOrderOutput>('orderRestoreHub', 'compensation'),
   removeAfterSales: contract<RemoveAfterSalesInput, { readonly kind: 'removed'; readonly count: number }>(
     'orderRemoveAfterSales',
     'compensation',

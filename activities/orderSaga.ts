@@ -17,6 +17,7 @@ import type {
   RegisterAfterSalesOutput,
   RemoveAfterSalesInput,
   RestoreHubOrderInput,
+  RestoreHubOrderOutput,
   UpsertHubOrderOutput,
   WriteReceiptInput,
   WriteReceiptOutput,
@@ -57,7 +58,7 @@ export function createUpsertHubOrder(deps: Deps) {
     const sagaStore = await deps.sagaStore(deps.hub);
     const snapshot = await sagaStore.keepSnapshot(
       input.sagaId,
-      () => hub.snapshotOrder(deps.rules.tables, event.orderId),
+      () => hub.snapshotOrder(deps.rules.tables, { region: event.region, orderId: event.orderId }),
       deps.now().toISOString(),
     );
     const before = versionOf(snapshot.aggregate?.header.values[deps.rules.tables.versionColumn]);
@@ -89,6 +90,7 @@ export function createUpsertHubOrder(deps: Deps) {
       await hub.recordAudit({
         ...link,
         runId: input.sagaId,
+        effect: 'upsert',
         table: header.canonical,
         rows,
         written: result.kind === 'applied' ? rows : 0,
@@ -128,7 +130,8 @@ export function createRegisterAfterSales(deps: Deps) {
           reason: 'unknown-sku',
           detail: `the hub catalog does not know ${plan.skus.join(', ')}`,
         } as const;
-      const count = await saga.registerEntitlements(event.orderId, event.version, plan.rows);
+      const order = { region: event.region, orderId: event.orderId };
+      const count = await saga.registerEntitlements(order, event.version, plan.rows);
       return { kind: 'registered', entitlements: count } as const;
     });
   };
@@ -139,13 +142,14 @@ export function createWriteReceipt(deps: Deps) {
   return async function writeReceipt(input: WriteReceiptInput): Promise<WriteReceiptOutput> {
     return asOutcome(async () => {
       const saga = await deps.sagaStore(input.sourceRegion);
-      await saga.writeReceipt(input.receipt);
+      await saga.writeReceipt(input.sourceRegion, input.receipt);
       const source = await deps.store(input.sourceRegion);
       await source.recordAudit({
         flow: deps.flow.name,
         source: deps.hub,
         target: input.sourceRegion,
         runId: input.receipt.sagaId,
+        effect: `receipt ${input.receipt.status}`,
         table: 'order_sync_receipt',
         rows: 1,
         written: 1,
@@ -158,28 +162,38 @@ export function createWriteReceipt(deps: Deps) {
 }
 
 /**
- * Compensation of the upsert: puts the hub's order back as the snapshot held it. Throws on any
- * failure (a compensation is retried with its long profile; giving up is an incident, not a value).
+ * Compensation of the upsert: puts the hub's order back as the snapshot held it, but only while
+ * the hub still holds the version this saga wrote; a newer write since (a nightly batch page, a
+ * later saga) is kept. Throws on any failure (a compensation is retried with its long profile;
+ * giving up is an incident, not a value).
  */
 export function createRestoreHubOrder(deps: Deps) {
-  return async function restoreHubOrder(input: RestoreHubOrderInput): Promise<{ readonly kind: 'restored' }> {
+  return async function restoreHubOrder(input: RestoreHubOrderInput): Promise<RestoreHubOrderOutput> {
     const snapshot = await (await deps.sagaStore(deps.hub)).readSnapshot(input.sagaId);
     // No snapshot: the upsert never got as far as changing anything.
     if (snapshot === null) return { kind: 'restored' };
     const hub = await deps.store(deps.hub);
-    await hub.restoreOrder(deps.rules.tables, snapshot);
+    const result = await hub.restoreOrder(
+      deps.rules.tables,
+      { ...snapshot, region: snapshot.region ?? input.sourceRegion },
+      input.version,
+    );
     await hub.recordAudit({
       flow: deps.flow.name,
       source: input.sourceRegion,
       target: deps.hub,
       runId: input.sagaId,
+      effect: 'restore',
       table: deps.rules.tables.header.canonical,
       rows: 0,
       written: 0,
-      policy: 'compensation: restored snapshot',
+      policy:
+        result.kind === 'restored'
+          ? 'compensation: restored snapshot'
+          : `compensation: superseded (the hub holds v${String(result.currentVersion)}), kept`,
       at: deps.now().toISOString(),
     });
-    return { kind: 'restored' };
+    return result;
   };
 }
 
@@ -189,6 +203,7 @@ export function createRemoveAfterSales(deps: Deps) {
   ): Promise<{ readonly kind: 'removed'; readonly count: number }> {
     if (!Number.isInteger(input.version)) throw new SyncError('invalid-config', 'version must be an integer');
     const saga = await deps.sagaStore(deps.hub);
-    return { kind: 'removed', count: await saga.removeEntitlements(input.orderId, input.version) };
+    const order = { region: input.sourceRegion, orderId: input.orderId };
+    return { kind: 'removed', count: await saga.removeEntitlements(order, input.version) };
   };
 }

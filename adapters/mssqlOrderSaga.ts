@@ -27,6 +27,7 @@ import { SyncError } from '../sync/errors.js';
 import type { OrderSnapshot, RegionId } from '../sync/model.js';
 import type {
   CatalogProduct,
+  OrderRef,
   OrderSagaStore,
   ProductCategory,
   ReceiptStatus,
@@ -53,7 +54,7 @@ export const PRUNE_BATCH = 1000;
 export const SAGA_SCHEMA_KEY = 'order_saga_schema_version';
 
 /** Ordered migrations of the saga tables; append only. `S` is the quoted schema. */
-const MIGRATIONS: readonly ((S: string) => string)[] = [
+const MIGRATIONS: readonly ((S: string, region: RegionId) => string | readonly string[])[] = [
   (S) => `
     CREATE TABLE ${S}.[product_catalog] (
       [sku] nvarchar(${KEY_CHARS}) ${BIN} NOT NULL CONSTRAINT [product_catalog_pk] PRIMARY KEY,
@@ -90,6 +91,30 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
       [at] datetime2(3) NOT NULL,
       CONSTRAINT [order_sync_receipt_pk] PRIMARY KEY ([order_id], [version])
     );`,
+  // Orders are keyed by (origin region, order id). Entitlements: one live set per order (older
+  // versions' rows become tombstones superseded by the newer version, so a compensation can revive
+  // them); rows accumulated by older builds are tombstoned here, superseded by the newest.
+  // Receipts live in the order's origin region, so existing ones take this region. One batch per
+  // statement: a statement cannot name a column added earlier in the same batch.
+  (S, region) => [
+    `ALTER TABLE ${S}.[warranty_entitlement] ADD
+       [is_deleted] bit NOT NULL CONSTRAINT [warranty_entitlement_deleted] DEFAULT (0),
+       [superseded_by] bigint NULL;`,
+    `ALTER TABLE ${S}.[warranty_entitlement] DROP CONSTRAINT [warranty_entitlement_pk];`,
+    `ALTER TABLE ${S}.[warranty_entitlement] ADD CONSTRAINT [warranty_entitlement_pk]
+       PRIMARY KEY ([source_region], [order_id], [version], [line_no]);`,
+    `UPDATE w SET [is_deleted] = 1, [superseded_by] = n.[newest]
+     FROM ${S}.[warranty_entitlement] AS w
+     JOIN (SELECT [source_region], [order_id], MAX([version]) AS [newest] FROM ${S}.[warranty_entitlement]
+           GROUP BY [source_region], [order_id]) AS n
+       ON n.[source_region] = w.[source_region] AND n.[order_id] = w.[order_id]
+     WHERE w.[version] < n.[newest];`,
+    `ALTER TABLE ${S}.[order_sync_receipt] ADD
+       [origin_region] nvarchar(${REGION_CHARS}) NOT NULL CONSTRAINT [order_sync_receipt_origin] DEFAULT (N'${region}');`,
+    `ALTER TABLE ${S}.[order_sync_receipt] DROP CONSTRAINT [order_sync_receipt_pk];`,
+    `ALTER TABLE ${S}.[order_sync_receipt] ADD CONSTRAINT [order_sync_receipt_pk]
+       PRIMARY KEY ([origin_region], [order_id], [version]);`,
+  ],
 ];
 
 export const MSSQL_ORDER_SAGA_SCHEMA_VERSION = MIGRATIONS.length;
@@ -237,8 +262,17 @@ export class MssqlOrderSagaStore implements OrderSagaStore {
           'schema',
           `order saga tables are at schema version ${String(rows[0]?.value)}, newer than this build (${MIGRATIONS.length})`,
         );
-      for (let v = current; v < MIGRATIONS.length; v++)
-        await s.query(`saga migration ${v + 1}`, (MIGRATIONS[v] as (S: string) => string)(this.S));
+      // The region id becomes a literal of a migration; it passed the config pattern, checked again.
+      if (!/^[a-z][a-z0-9-]{0,63}$/.test(this.region))
+        refuse(`invalid region id ${JSON.stringify(this.region)}`);
+      for (let v = current; v < MIGRATIONS.length; v++) {
+        const batches = (MIGRATIONS[v] as (S: string, region: RegionId) => string | readonly string[])(
+          this.S,
+          this.region,
+        );
+        for (const batch of typeof batches === 'string' ? [batches] : batches)
+          await s.query(`saga migration ${v + 1}`, batch);
+      }
       if (current < MIGRATIONS.length)
         await s.query(
           'write saga schema version',
@@ -314,65 +348,100 @@ WHEN NOT MATCHED THEN INSERT ([sku], [name], [category], [warranty_months])
     });
   }
 
-  /** `[order_id] = @a AND [version] = @b` with its parameters. */
-  private orderVersion(orderId: string, version: number, p: Params): string {
-    return `t.[order_id] = ${p.text(orderId, KEY_CHARS, 'orderId')} AND t.[version] = ${p.integer(version, 'version')}`;
+  /** `t.[source_region] = @a AND t.[order_id] = @b` with its parameters. */
+  private orderIs(order: OrderRef, p: Params): string {
+    return `t.[source_region] = ${p.text(order.region, REGION_CHARS, 'region')} AND t.[order_id] = ${p.text(order.orderId, KEY_CHARS, 'orderId')}`;
   }
 
   async registerEntitlements(
-    orderId: string,
+    order: OrderRef,
     version: number,
     rows: readonly WarrantyEntitlement[],
   ): Promise<number> {
     this.ensureOpen('registerEntitlements');
-    const dp = new Params();
-    // HOLDLOCK keeps the key range of (order, version) locked to the end of the transaction even
-    // when it holds no rows yet, so two registrations of one version serialise rather than
-    // collide on the primary key; the second replaces what the first wrote.
-    const del = `DELETE t FROM ${this.table('warranty_entitlement')} AS t WITH (HOLDLOCK) WHERE ${this.orderVersion(orderId, version, dp)};`;
-    const inserts = chunksOf(rows, 8).map((chunk) => {
+    for (const r of rows)
+      if (r.orderId !== order.orderId || r.sourceRegion !== order.region || r.version !== version)
+        refuse(
+          `entitlement ${r.sourceRegion}:${r.orderId} v${r.version} is not one of ${order.region}:${order.orderId} v${version}`,
+        );
+    const W = this.table('warranty_entitlement');
+    const gp = new Params();
+    const v = gp.integer(version, 'version');
+    // HOLDLOCK keeps the order's key range locked to the end of the transaction even when it
+    // holds no rows yet, so two registrations serialise rather than collide on the primary key.
+    const newer = `SELECT TOP (1) 1 AS x FROM ${W} AS t WITH (UPDLOCK, HOLDLOCK)
+WHERE ${this.orderIs(order, gp)} AND (t.[version] > ${v} OR t.[superseded_by] > ${v});`;
+    const upserts = chunksOf(rows, 6).map((chunk) => {
       const p = new Params();
       const values = chunk.map(
         (r) =>
           `(${[
-            p.text(r.orderId, KEY_CHARS, 'orderId'),
-            p.integer(r.version, 'version'),
             p.integer(r.lineNo, 'lineNo'),
             p.text(r.sku, KEY_CHARS, 'sku'),
             p.integer(r.quantity, 'quantity'),
-            p.text(r.sourceRegion, REGION_CHARS, 'sourceRegion'),
             p.timestamp(r.startsAt, 'startsAt'),
             p.timestamp(r.endsAt, 'endsAt'),
           ].join(', ')})`,
       );
+      const region = p.text(order.region, REGION_CHARS, 'region');
+      const id = p.text(order.orderId, KEY_CHARS, 'orderId');
+      const ver = p.integer(version, 'version');
       return {
-        text: `INSERT INTO ${this.table('warranty_entitlement')}
-  ([order_id], [version], [line_no], [sku], [quantity], [source_region], [starts_at], [ends_at])
-VALUES ${values.join(', ')};`,
+        text: `MERGE ${W} WITH (HOLDLOCK) AS t
+USING (VALUES ${values.join(', ')}) AS s ([line_no], [sku], [quantity], [starts_at], [ends_at])
+ON t.[source_region] = ${region} AND t.[order_id] = ${id} AND t.[version] = ${ver} AND t.[line_no] = s.[line_no]
+WHEN MATCHED THEN UPDATE SET [sku] = s.[sku], [quantity] = s.[quantity], [starts_at] = s.[starts_at],
+  [ends_at] = s.[ends_at], [is_deleted] = 0, [superseded_by] = NULL
+WHEN NOT MATCHED THEN INSERT ([source_region], [order_id], [version], [line_no], [sku], [quantity], [starts_at], [ends_at], [is_deleted])
+  VALUES (${region}, ${id}, ${ver}, s.[line_no], s.[sku], s.[quantity], s.[starts_at], s.[ends_at], 0);`,
         params: p.list,
       };
     });
-    await this.gateway.transaction(async (s) => {
-      await s.query('delete entitlements', del, dp.list);
-      for (const st of inserts) await s.query('insert entitlements', st.text, st.params);
+    const tp = new Params();
+    const tv = tp.integer(version, 'version');
+    const keep = rows.map((r) => tp.integer(r.lineNo, 'lineNo'));
+    const tombstone = `UPDATE t SET [is_deleted] = 1 FROM ${W} AS t
+WHERE ${this.orderIs(order, tp)} AND t.[version] = ${tv} AND t.[is_deleted] = 0${
+      keep.length === 0 ? '' : ` AND t.[line_no] NOT IN (${keep.join(', ')})`
+    };
+UPDATE t SET [is_deleted] = 1, [superseded_by] = ${tv} FROM ${W} AS t
+WHERE ${this.orderIs(order, tp)} AND t.[version] < ${tv} AND t.[is_deleted] = 0;`;
+    if (keep.length > MAX_PARAMS) refuse(`an order version holds at most ${MAX_PARAMS} entitlements`);
+    return this.gateway.transaction(async (s) => {
+      // A newer version of the order registered already: it replaced this one's records.
+      if ((await s.query('newer entitlements', newer, gp.list)).length > 0) return 0;
+      for (const st of upserts) await s.query('upsert entitlements', st.text, st.params);
+      await s.query('supersede entitlements', tombstone, tp.list);
+      return rows.length;
     });
-    return rows.length;
   }
 
-  async removeEntitlements(orderId: string, version: number): Promise<number> {
+  async removeEntitlements(order: OrderRef, version: number): Promise<number> {
     this.ensureOpen('removeEntitlements');
+    const W = this.table('warranty_entitlement');
     const p = new Params();
-    const text = `DELETE t FROM ${this.table('warranty_entitlement')} AS t WHERE ${this.orderVersion(orderId, version, p)};
-SELECT @@ROWCOUNT AS [n];`;
-    const [r] = await this.gateway.session((s) => s.query('removeEntitlements', text, p.list));
+    const v = p.integer(version, 'version');
+    const where = this.orderIs(order, p);
+    // Unless a newer version replaced them since: tombstone this version's records and make what
+    // it superseded live again.
+    const text = `IF NOT EXISTS (SELECT 1 FROM ${W} AS t WITH (UPDLOCK, HOLDLOCK)
+  WHERE ${where} AND (t.[version] > ${v} OR t.[superseded_by] > ${v}))
+BEGIN
+  UPDATE t SET [is_deleted] = 1 FROM ${W} AS t WHERE ${where} AND t.[version] = ${v} AND t.[is_deleted] = 0;
+  DECLARE @removed int = @@ROWCOUNT;
+  UPDATE t SET [is_deleted] = 0, [superseded_by] = NULL FROM ${W} AS t WHERE ${where} AND t.[superseded_by] = ${v};
+  SELECT @removed AS [n];
+END
+ELSE SELECT 0 AS [n];`;
+    const [r] = await this.gateway.transaction((s) => s.query('removeEntitlements', text, p.list));
     return r === undefined ? 0 : readInt(r.n, 'removed count');
   }
 
-  async readEntitlements(orderId: string): Promise<readonly WarrantyEntitlement[]> {
+  async readEntitlements(order: OrderRef): Promise<readonly WarrantyEntitlement[]> {
     this.ensureOpen('readEntitlements');
     const p = new Params();
     const text = `SELECT [order_id], [version], [line_no], [sku], [quantity], [source_region], [starts_at], [ends_at]
-FROM ${this.table('warranty_entitlement')} WHERE [order_id] = ${p.text(orderId, KEY_CHARS, 'orderId')}
+FROM ${this.table('warranty_entitlement')} AS t WHERE ${this.orderIs(order, p)} AND t.[is_deleted] = 0
 ORDER BY [version], [line_no];`;
     const rows = await this.gateway.session((s) => s.query('readEntitlements', text, p.list));
     return rows.map((r) => ({
@@ -438,10 +507,11 @@ WHERE NOT EXISTS (SELECT 1 FROM ${this.table('order_saga_snapshot')} WITH (UPDLO
     return parseSnapshot(rows[0]);
   }
 
-  async writeReceipt(receipt: SyncReceipt): Promise<void> {
+  async writeReceipt(originRegion: RegionId, receipt: SyncReceipt): Promise<void> {
     this.ensureOpen('writeReceipt');
     const p = new Params();
     const v = {
+      region: p.text(originRegion, REGION_CHARS, 'originRegion'),
       order: p.text(receipt.orderId, KEY_CHARS, 'orderId'),
       version: p.integer(receipt.version, 'version'),
       status: p.text(receipt.status, 16, 'status'),
@@ -451,19 +521,20 @@ WHERE NOT EXISTS (SELECT 1 FROM ${this.table('order_saga_snapshot')} WITH (UPDLO
       at: p.timestamp(receipt.at, 'at'),
     };
     const text = `MERGE ${this.table('order_sync_receipt')} WITH (HOLDLOCK) AS t
-USING (SELECT ${v.order} AS [order_id], ${v.version} AS [version]) AS s
-ON t.[order_id] = s.[order_id] AND t.[version] = s.[version]
+USING (SELECT ${v.region} AS [origin_region], ${v.order} AS [order_id], ${v.version} AS [version]) AS s
+ON t.[origin_region] = s.[origin_region] AND t.[order_id] = s.[order_id] AND t.[version] = s.[version]
 WHEN MATCHED THEN UPDATE SET [status] = ${v.status}, [reason] = ${v.reason}, [hub_version] = ${v.hub}, [saga_id] = ${v.saga}, [at] = ${v.at}
-WHEN NOT MATCHED THEN INSERT ([order_id], [version], [status], [reason], [hub_version], [saga_id], [at])
-  VALUES (s.[order_id], s.[version], ${v.status}, ${v.reason}, ${v.hub}, ${v.saga}, ${v.at});`;
+WHEN NOT MATCHED THEN INSERT ([origin_region], [order_id], [version], [status], [reason], [hub_version], [saga_id], [at])
+  VALUES (s.[origin_region], s.[order_id], s.[version], ${v.status}, ${v.reason}, ${v.hub}, ${v.saga}, ${v.at});`;
     await this.gateway.session((s) => s.query('writeReceipt', text, p.list));
   }
 
-  async readReceipts(orderId: string): Promise<readonly SyncReceipt[]> {
+  async readReceipts(order: OrderRef): Promise<readonly SyncReceipt[]> {
     this.ensureOpen('readReceipts');
     const p = new Params();
     const text = `SELECT [order_id], [version], [status], [reason], [hub_version], [saga_id], [at]
-FROM ${this.table('order_sync_receipt')} WHERE [order_id] = ${p.text(orderId, KEY_CHARS, 'orderId')}
+FROM ${this.table('order_sync_receipt')} WHERE [origin_region] = ${p.text(order.region, REGION_CHARS, 'region')}
+  AND [order_id] = ${p.text(order.orderId, KEY_CHARS, 'orderId')}
 ORDER BY [version];`;
     const rows = await this.gateway.session((s) => s.query('readReceipts', text, p.list));
     return rows.map((r) => ({

@@ -51,8 +51,12 @@ import type {
   ReadChangesRequest,
   ReadRowsRequest,
   RegionStore,
+  OrderKey,
   ReplaceOrderResult,
+  RestoreOrderResult,
 } from '../sync/ports.js';
+import { orderKeyOf, orderKeyValues } from '../sync/ports.js';
+import { heldVersion, lineTombstones, planRestore, snapshotKey } from '../sync/orderRestore.js';
 import { guardProblem } from '../sync/residency.js';
 import type { MssqlConnectionOptions } from './mssqlConnection.js';
 import type { ResultRow, SqlGateway, SqlParam, SqlSession, StageColumn } from './mssqlGateway.js';
@@ -501,10 +505,22 @@ WHEN NOT MATCHED THEN INSERT ([flow], [source], [target], [table_name], [cursor_
       p.add(sql.NVarChar(1000), a.policy),
       p.add(sql.DateTime2(3), isoDate(a.at, 'audit at')),
     ];
+    const columns = '[run_id], [flow], [source], [target], [table_name], [rows], [written], [policy], [at]';
+    if (a.effect === undefined) {
+      await s.query(
+        'write audit',
+        `INSERT INTO ${this.S}.[sync_audit] (${columns}) VALUES (${vals.join(', ')});`,
+        p.list,
+      );
+      return;
+    }
+    // A named effect is audited once per run: a retried step finds its record and adds none.
+    const effect = p.add(sql.NVarChar(128), a.effect);
     await s.query(
       'write audit',
-      `INSERT INTO ${this.S}.[sync_audit] ([run_id], [flow], [source], [target], [table_name], [rows], [written], [policy], [at])
-VALUES (${vals.join(', ')});`,
+      `INSERT INTO ${this.S}.[sync_audit] (${columns}, [effect]) SELECT ${vals.join(', ')}, ${effect}
+WHERE NOT EXISTS (SELECT 1 FROM ${this.S}.[sync_audit] WITH (UPDLOCK, HOLDLOCK)
+  WHERE [run_id] = ${vals[0] as string} AND [effect] = ${effect});`,
       p.list,
     );
   }
@@ -547,25 +563,27 @@ WHERE [flow] = ${p.add(sql.NVarChar(128), link.flow)} AND [source] = ${p.add(sql
   /** Header and lines of one order; `lock` takes update locks until the transaction ends. */
   private async readOrderIn(
     s: SqlSession,
+    tables: OrderTables,
     header: TableOps,
     lines: TableOps,
-    orderId: SqlValue,
+    key: OrderKey,
     lock: boolean,
   ): Promise<OrderAggregate | null> {
     const hint = lock ? ' WITH (UPDLOCK, HOLDLOCK)' : '';
+    const keyValues = orderKeyValues(tables, key);
     const hp = new Params();
     const [h] = await s.query(
       'read order header',
-      `SELECT ${header.selectList} FROM ${header.T} AS t${hint} WHERE ${keyEquals(header, [orderId], hp)};`,
+      `SELECT ${header.selectList} FROM ${header.T} AS t${hint} WHERE ${keyEquals(header, keyValues, hp)};`,
       hp.list,
     );
     // Lines are read (and locked) even when the header is absent, so a concurrent writer cannot
-    // slip lines in under an order being created.
+    // slip lines in under an order being created. Their key starts with the order key.
     const lp = new Params();
     const keys = lines.m.physicalKeyColumns.map((k) => `t.${q(k)}`).join(', ');
     const lineRows = await s.query(
       'read order lines',
-      `SELECT ${lines.selectList} FROM ${lines.T} AS t${hint} WHERE ${keyEquals(lines, [orderId], lp, 1)} ORDER BY ${keys};`,
+      `SELECT ${lines.selectList} FROM ${lines.T} AS t${hint} WHERE ${keyEquals(lines, keyValues, lp, keyValues.length)} ORDER BY ${keys};`,
       lp.list,
     );
     if (h === undefined) return null;
@@ -576,10 +594,10 @@ WHERE [flow] = ${p.add(sql.NVarChar(128), link.flow)} AND [source] = ${p.add(sql
     return Promise.all([this.opsFor(tables.header), this.opsFor(tables.lines)]);
   }
 
-  async readOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderAggregate | null> {
+  async readOrder(tables: OrderTables, key: OrderKey): Promise<OrderAggregate | null> {
     this.ensureOpen('readOrder');
     const [header, lines] = await this.orderOps(tables);
-    return this.gateway.session((s) => this.readOrderIn(s, header, lines, orderId, false));
+    return this.gateway.session((s) => this.readOrderIn(s, tables, header, lines, key, false));
   }
 
   async replaceOrder(
@@ -591,70 +609,43 @@ WHERE [flow] = ${p.add(sql.NVarChar(128), link.flow)} AND [source] = ${p.add(sql
     const problem = guardProblem([order.header, ...order.lines], guard);
     if (problem !== null) return { kind: 'rejected', reason: 'residency-violation', detail: problem };
     const [header, lines] = await this.orderOps(tables);
-    const orderKey = tables.header.keyColumns[0] as string;
-    const orderId = order.header.values[orderKey] ?? null;
+    const key = orderKeyOf(tables, order.header);
     const incomingVersion = Number(order.header.values[tables.versionColumn]);
     if (!Number.isFinite(incomingVersion))
-      throw new SyncError('invalid-config', `order ${String(orderId)} has no numeric version`);
+      throw new SyncError('invalid-config', `order ${String(key.orderId)} has no numeric version`);
     return this.gateway.transaction(async (s): Promise<ReplaceOrderResult> => {
-      const current = await this.readOrderIn(s, header, lines, orderId, true);
-      const previousVersion = current === null ? null : Number(current.header.values[tables.versionColumn]);
+      const current = await this.readOrderIn(s, tables, header, lines, key, true);
+      const previousVersion = heldVersion(tables, current);
       if (previousVersion !== null && incomingVersion < previousVersion)
         return { kind: 'stale', previousVersion };
       if (previousVersion !== null && incomingVersion === previousVersion)
         return { kind: 'unchanged', previousVersion };
-      const lineKey = (r: SyncRow) =>
-        JSON.stringify(lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null));
-      const incoming = new Set(order.lines.map(lineKey));
-      const tombstones = (current?.lines ?? [])
-        .filter((old) => !old.isDeleted && !incoming.has(lineKey(old)))
-        .map((old) => ({
-          // Removed lines become tombstones so the removal replicates like any other change.
-          ...old,
-          isDeleted: true,
-          modifiedAt: order.header.modifiedAt,
-          originRegion: order.header.originRegion,
-        }));
+      // Removed lines become tombstones so the removal replicates like any other change.
+      const tombstones = lineTombstones(current, order.lines, lines.m.mapping.keyColumns, order.header);
       await this.mergeRows(s, header, [order.header]);
       await this.mergeRows(s, lines, [...order.lines, ...tombstones]);
       return { kind: 'applied', previousVersion };
     });
   }
 
-  async snapshotOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderSnapshot> {
-    return { orderId, aggregate: await this.readOrder(tables, orderId) };
+  async snapshotOrder(tables: OrderTables, key: OrderKey): Promise<OrderSnapshot> {
+    return { region: key.region, orderId: key.orderId, aggregate: await this.readOrder(tables, key) };
   }
 
-  async restoreOrder(tables: OrderTables, snapshot: OrderSnapshot): Promise<void> {
+  async restoreOrder(
+    tables: OrderTables,
+    snapshot: OrderSnapshot,
+    wroteVersion: number,
+  ): Promise<RestoreOrderResult> {
     this.ensureOpen('restoreOrder');
     const [header, lines] = await this.orderOps(tables);
-    await this.gateway.transaction(async (s) => {
-      const current = await this.readOrderIn(s, header, lines, snapshot.orderId, true);
-      const lineKey = (r: SyncRow) => lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null);
-      const keep = new Set((snapshot.aggregate?.lines ?? []).map((r) => JSON.stringify(lineKey(r))));
-      for (const line of current?.lines ?? []) {
-        const key = lineKey(line);
-        if (keep.has(JSON.stringify(key))) continue;
-        const p = new Params();
-        await s.query(
-          'delete order line',
-          `DELETE t FROM ${lines.T} AS t WHERE ${keyEquals(lines, key, p)};`,
-          p.list,
-        );
-      }
-      if (snapshot.aggregate === null) {
-        if (current !== null) {
-          const p = new Params();
-          await s.query(
-            'delete order header',
-            `DELETE t FROM ${header.T} AS t WHERE ${keyEquals(header, [snapshot.orderId], p)};`,
-            p.list,
-          );
-        }
-        return;
-      }
-      await this.mergeRows(s, header, [snapshot.aggregate.header]);
-      await this.mergeRows(s, lines, snapshot.aggregate.lines);
+    return this.gateway.transaction(async (s): Promise<RestoreOrderResult> => {
+      const current = await this.readOrderIn(s, tables, header, lines, snapshotKey(snapshot), true);
+      const plan = planRestore(tables, snapshot, current, wroteVersion, lines.m.mapping.keyColumns);
+      if (plan.kind !== 'write') return plan.result;
+      await this.mergeRows(s, header, [plan.header]);
+      await this.mergeRows(s, lines, plan.lines);
+      return { kind: 'restored' };
     });
   }
 
@@ -671,7 +662,7 @@ WHERE [flow] = ${p.add(sql.NVarChar(128), link.flow)} AND [source] = ${p.add(sql
     const rows = await this.gateway.session((s) =>
       s.query(
         'readAudit',
-        `SELECT [run_id], [flow], [source], [target], [table_name], [rows], [written], [policy], [at]
+        `SELECT [run_id], [flow], [source], [target], [table_name], [rows], [written], [policy], [at], [effect]
 FROM ${this.S}.[sync_audit] WHERE [run_id] = ${p.add(sql.NVarChar(256), runId)} ORDER BY [id];`,
         p.list,
       ),
@@ -686,6 +677,7 @@ FROM ${this.S}.[sync_audit] WHERE [run_id] = ${p.add(sql.NVarChar(256), runId)} 
       written: Number(r.written),
       policy: String(r.policy),
       at: r.at instanceof Date ? r.at.toISOString() : String(r.at),
+      ...(typeof r.effect === 'string' ? { effect: r.effect } : {}),
     }));
   }
 

@@ -58,6 +58,11 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
       [at] datetime2(3) NOT NULL
     );
     CREATE INDEX [sync_audit_run] ON ${S}.[sync_audit] ([run_id], [id]);`,
+  // An effect (e.g. one saga step) is audited once however often it is retried. Two batches: an
+  // index cannot name a column added earlier in the same batch.
+  (S) => `ALTER TABLE ${S}.[sync_audit] ADD [effect] nvarchar(128) NULL;`,
+  (S) =>
+    `CREATE UNIQUE INDEX [sync_audit_effect] ON ${S}.[sync_audit] ([run_id], [effect]) WHERE [effect] IS NOT NULL;`,
 ];
 
 export const MSSQL_SCHEMA_VERSION = MIGRATIONS.length;
@@ -371,6 +376,53 @@ export function tableMetaFrom(m: CompiledMapping, columns: readonly ColumnMeta[]
 }
 
 /**
+ * Key migration of a table the store created (its primary key is ours, `sync_pk`, and its business
+ * columns are sql_variant): a primary key that is a strict part of the mapped key (e.g.
+ * `sales_order` keyed by `order_id` before orders were keyed by `(home_region, order_id)`) is
+ * replaced by one over the mapped key, rows kept, in the caller's transaction. Rows with no value
+ * in a column the key gains are refused with a clear error (nothing guessed, nothing lost). A
+ * CRM's own primary key is never touched.
+ */
+async function widenPrimaryKey(
+  s: SqlSession,
+  m: CompiledMapping,
+  current: readonly string[],
+  indexes: Map<string, string[]>,
+): Promise<void> {
+  const t = m.mapping.table;
+  const T = q(t);
+  const want = m.physicalKeyColumns.map((c) => c.toLowerCase());
+  if (!(current.length < want.length && current.every((c) => want.includes(c))))
+    throw schemaError(
+      `table ${t} is keyed by (${current.join(', ')}), the flow by (${m.physicalKeyColumns.join(', ')}): change one of them`,
+    );
+  const gained = m.physicalKeyColumns.filter((c) => !current.includes(c.toLowerCase()));
+  const [orphans] = await s.query(
+    'count rows without key',
+    `SELECT COUNT_BIG(*) AS n FROM ${T} WHERE ${gained.map((c) => `${q(c)} IS NULL`).join(' OR ')};`,
+  );
+  const n = Number(orphans?.n ?? 0);
+  if (n > 0)
+    throw schemaError(
+      `${n} rows of ${t} have no ${gained.join('/')}: set it before the key becomes (${m.physicalKeyColumns.join(', ')})`,
+    );
+  const rv = derivedName('sync_rv', t);
+  if (indexes.has(rv)) {
+    await s.query('drop stale index', `DROP INDEX ${q(rv)} ON ${T};`);
+    indexes.delete(rv);
+  }
+  const pk = q(derivedName('sync_pk', t));
+  await s.query('drop primary key', `ALTER TABLE ${T} DROP CONSTRAINT ${pk};`);
+  for (const c of gained)
+    await s.query('key column not null', `ALTER TABLE ${T} ALTER COLUMN ${q(c)} sql_variant NOT NULL;`);
+  await s.query(
+    'add primary key',
+    `ALTER TABLE ${T} ADD CONSTRAINT ${pk} PRIMARY KEY (${m.physicalKeyColumns.map(q).join(', ')});`,
+  );
+  indexes.set(derivedName('sync_pk', t), want);
+}
+
+/**
  * Prepares one business table in the caller's transaction: creates it when absent (embedded
  * default), else adds missing sync columns; ensures the unique key index and the keyset index on
  * (rowversion, key). Returns the metadata the store builds its statements from.
@@ -427,34 +479,45 @@ export async function prepareTable(s: SqlSession, m: CompiledMapping, region: st
   const meta = tableMetaFrom(m, columns);
   const uk = derivedName('sync_uk', t);
   const rvIndex = derivedName('sync_rv', t);
-  const existing = new Set(
-    (
-      await s.query(
-        'read indexes',
-        `SELECT [name] FROM sys.indexes WHERE [object_id] = OBJECT_ID(@table, N'U') AND [name] IN (@uk, @rv);`,
-        [
-          { name: 'table', type: sql.NVarChar(300), value: T },
-          { name: 'uk', type: sql.NVarChar(128), value: uk },
-          { name: 'rv', type: sql.NVarChar(128), value: rvIndex },
-        ],
-      )
-    ).map((r) => String(r.name)),
+  const pk = derivedName('sync_pk', t);
+  const want = m.physicalKeyColumns.map((c) => c.toLowerCase());
+  // Key columns of our own indexes (the primary key's index has the constraint's name).
+  const indexRows = await s.query(
+    'read indexes',
+    `SELECT i.[name] AS name, c.[name] AS column_name FROM sys.indexes AS i
+  JOIN sys.index_columns AS ic ON ic.[object_id] = i.[object_id] AND ic.[index_id] = i.[index_id] AND ic.[key_ordinal] > 0
+  JOIN sys.columns AS c ON c.[object_id] = ic.[object_id] AND c.[column_id] = ic.[column_id]
+  WHERE i.[object_id] = OBJECT_ID(@table, N'U') AND i.[name] IN (@uk, @rv, @pk)
+  ORDER BY i.[name], ic.[key_ordinal];`,
+    [
+      { name: 'table', type: sql.NVarChar(300), value: T },
+      { name: 'uk', type: sql.NVarChar(128), value: uk },
+      { name: 'rv', type: sql.NVarChar(128), value: rvIndex },
+      { name: 'pk', type: sql.NVarChar(128), value: pk },
+    ],
   );
-  const hasPk =
-    (
-      await s.query(
-        'read primary key',
-        `SELECT 1 AS x FROM sys.key_constraints WHERE [parent_object_id] = OBJECT_ID(@table, N'U') AND [name] = @pk;`,
-        [
-          { name: 'table', type: sql.NVarChar(300), value: T },
-          { name: 'pk', type: sql.NVarChar(128), value: derivedName('sync_pk', t) },
-        ],
-      )
-    ).length > 0;
+  const indexes = new Map<string, string[]>();
+  for (const r of indexRows) {
+    const name = String(r.name);
+    indexes.set(name, [...(indexes.get(name) ?? []), String(r.column_name).toLowerCase()]);
+  }
+  const same = (cols: readonly string[] | undefined, expected: readonly string[]) =>
+    cols !== undefined && cols.join() === expected.join();
+  const hasPk = indexes.has(pk);
+  if (hasPk && !same(indexes.get(pk), want)) await widenPrimaryKey(s, m, indexes.get(pk) ?? [], indexes);
+  for (const [name, expected] of [
+    [uk, want],
+    [rvIndex, [meta.rowVersionColumn.toLowerCase(), ...want]],
+  ] as const)
+    if (indexes.has(name) && !same(indexes.get(name), expected)) {
+      // Built over an older key: rebuilt below over the mapped one.
+      await s.query('drop stale index', `DROP INDEX ${q(name)} ON ${T};`);
+      indexes.delete(name);
+    }
   // The MERGE needs the key to be unique; our own tables have it as their primary key.
-  if (!hasPk && !existing.has(uk))
+  if (!hasPk && !indexes.has(uk))
     await s.query('create key index', `CREATE UNIQUE INDEX ${q(uk)} ON ${T} (${keys});`);
-  if (!existing.has(rvIndex))
+  if (!indexes.has(rvIndex))
     await s.query(
       'create change index',
       `CREATE INDEX ${q(rvIndex)} ON ${T} (${q(meta.rowVersionColumn)}, ${keys});`,

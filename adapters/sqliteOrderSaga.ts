@@ -14,6 +14,7 @@ import { SyncError } from '../sync/errors.js';
 import type { OrderSnapshot, RegionId } from '../sync/model.js';
 import type {
   CatalogProduct,
+  OrderRef,
   OrderSagaStore,
   ProductCategory,
   ReceiptStatus,
@@ -22,7 +23,12 @@ import type {
 } from '../sync/orderSaga.js';
 import { translateSqliteError } from './sqliteRegionStore.js';
 
-const SCHEMA = `
+/**
+ * Ordered migrations of the saga tables; append only. The applied count is kept in `sync_meta`
+ * (`order_saga_schema_version`), beside the region store's own version.
+ */
+const MIGRATIONS: readonly ((region: RegionId) => string)[] = [
+  () => `
   CREATE TABLE IF NOT EXISTS product_catalog (
     sku TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -55,7 +61,56 @@ const SCHEMA = `
     saga_id TEXT NOT NULL,
     at TEXT NOT NULL,
     PRIMARY KEY (order_id, version)
-  );`;
+  );`,
+  // Orders are keyed by (origin region, order id). Entitlements: one live set per order (older
+  // versions' rows become tombstones superseded by the newer version, so a compensation can
+  // revive them); rows accumulated by older builds are tombstoned here, superseded by the newest.
+  // Receipts live in the order's origin region, so existing ones take this region.
+  (region) => `
+  CREATE TABLE warranty_entitlement_rekey (
+    source_region TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    superseded_by INTEGER,
+    PRIMARY KEY (source_region, order_id, version, line_no)
+  );
+  INSERT INTO warranty_entitlement_rekey
+    (source_region, order_id, version, line_no, sku, quantity, starts_at, ends_at, is_deleted, superseded_by)
+  SELECT w.source_region, w.order_id, w.version, w.line_no, w.sku, w.quantity, w.starts_at, w.ends_at,
+         w.version < n.newest, CASE WHEN w.version < n.newest THEN n.newest END
+  FROM warranty_entitlement AS w
+  JOIN (SELECT source_region, order_id, max(version) AS newest FROM warranty_entitlement
+        GROUP BY source_region, order_id) AS n
+    ON n.source_region = w.source_region AND n.order_id = w.order_id;
+  DROP TABLE warranty_entitlement;
+  ALTER TABLE warranty_entitlement_rekey RENAME TO warranty_entitlement;
+  CREATE TABLE order_sync_receipt_rekey (
+    origin_region TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('applied', 'failed', 'stale')),
+    reason TEXT,
+    hub_version INTEGER,
+    saga_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (origin_region, order_id, version)
+  );
+  INSERT INTO order_sync_receipt_rekey
+    (origin_region, order_id, version, status, reason, hub_version, saga_id, at)
+  SELECT '${region}', order_id, version, status, reason, hub_version, saga_id, at FROM order_sync_receipt;
+  DROP TABLE order_sync_receipt;
+  ALTER TABLE order_sync_receipt_rekey RENAME TO order_sync_receipt;`,
+];
+
+export const SQLITE_ORDER_SAGA_SCHEMA_VERSION = MIGRATIONS.length;
+
+const ENTITLEMENT_COLUMNS = 'source_region, order_id, version, line_no, sku, quantity, starts_at, ends_at';
 
 export interface SqliteOrderSagaOptions {
   readonly region: RegionId;
@@ -94,7 +149,33 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
   }
 
   async migrate(): Promise<void> {
-    this.run('migrate order saga tables', () => this.db.exec(SCHEMA));
+    // The region id becomes a literal of a migration; it passed the config pattern, checked again.
+    if (!/^[a-z][a-z0-9-]*$/.test(this.region))
+      throw new SyncError('invalid-config', `invalid region id ${JSON.stringify(this.region)}`);
+    this.run('migrate order saga tables', () => {
+      this.db.exec('CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      this.db
+        .transaction(() => {
+          const row = this.db
+            .prepare("SELECT value FROM sync_meta WHERE key = 'order_saga_schema_version'")
+            .get() as { value: string } | undefined;
+          const current = row === undefined ? 0 : Number(row.value);
+          if (!Number.isInteger(current) || current > MIGRATIONS.length)
+            throw new SyncError(
+              'schema',
+              `order saga tables are at schema version ${String(row?.value)}, newer than this build (${MIGRATIONS.length})`,
+            );
+          for (let v = current; v < MIGRATIONS.length; v++)
+            this.db.exec((MIGRATIONS[v] as (region: RegionId) => string)(this.region));
+          this.db
+            .prepare(
+              `INSERT INTO sync_meta (key, value) VALUES ('order_saga_schema_version', ?)
+               ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+            )
+            .run(String(Math.max(current, MIGRATIONS.length)));
+        })
+        .immediate();
+    });
   }
 
   async lookupProducts(skus: readonly string[]): Promise<ReadonlyMap<string, CatalogProduct>> {
@@ -128,46 +209,100 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
   }
 
   async registerEntitlements(
-    orderId: string,
+    order: OrderRef,
     version: number,
     rows: readonly WarrantyEntitlement[],
   ): Promise<number> {
+    for (const r of rows)
+      if (r.orderId !== order.orderId || r.sourceRegion !== order.region || r.version !== version)
+        throw new SyncError(
+          'invalid-config',
+          `entitlement ${r.sourceRegion}:${r.orderId} v${r.version} is not one of ${order.region}:${order.orderId} v${version}`,
+        );
     return this.run('registerEntitlements', () => {
-      const del = this.db.prepare('DELETE FROM warranty_entitlement WHERE order_id = ? AND version = ?');
-      const ins = this.db.prepare(
-        `INSERT INTO warranty_entitlement (order_id, version, line_no, sku, quantity, source_region, starts_at, ends_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      const newer = this.db.prepare(
+        `SELECT 1 FROM warranty_entitlement WHERE source_region = ? AND order_id = ?
+           AND (version > ? OR superseded_by > ?) LIMIT 1`,
       );
-      this.db
-        .transaction(() => {
-          del.run(orderId, version);
+      const upsert = this.db.prepare(
+        `INSERT INTO warranty_entitlement (${ENTITLEMENT_COLUMNS}, is_deleted, superseded_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL)
+         ON CONFLICT (source_region, order_id, version, line_no) DO UPDATE SET sku = excluded.sku,
+           quantity = excluded.quantity, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+           is_deleted = 0, superseded_by = NULL`,
+      );
+      const dropOwn = this.db.prepare(
+        `UPDATE warranty_entitlement SET is_deleted = 1 WHERE source_region = ? AND order_id = ? AND version = ?
+           AND is_deleted = 0 AND line_no NOT IN (SELECT value FROM json_each(?))`,
+      );
+      const supersede = this.db.prepare(
+        `UPDATE warranty_entitlement SET is_deleted = 1, superseded_by = ?
+         WHERE source_region = ? AND order_id = ? AND version < ? AND is_deleted = 0`,
+      );
+      return this.db
+        .transaction((): number => {
+          // A newer version of the order registered already: it replaced this one's records.
+          if (newer.get(order.region, order.orderId, version, version) !== undefined) return 0;
           for (const r of rows)
-            ins.run(r.orderId, r.version, r.lineNo, r.sku, r.quantity, r.sourceRegion, r.startsAt, r.endsAt);
+            upsert.run(
+              order.region,
+              order.orderId,
+              version,
+              r.lineNo,
+              r.sku,
+              r.quantity,
+              r.startsAt,
+              r.endsAt,
+            );
+          dropOwn.run(order.region, order.orderId, version, JSON.stringify(rows.map((r) => r.lineNo)));
+          supersede.run(version, order.region, order.orderId, version);
+          return rows.length;
         })
         .immediate();
-      return rows.length;
     });
   }
 
-  async removeEntitlements(orderId: string, version: number): Promise<number> {
-    return this.run(
-      'removeEntitlements',
-      () =>
-        this.db
-          .prepare('DELETE FROM warranty_entitlement WHERE order_id = ? AND version = ?')
-          .run(orderId, version).changes,
+  async removeEntitlements(order: OrderRef, version: number): Promise<number> {
+    return this.run('removeEntitlements', () =>
+      this.db
+        .transaction((): number => {
+          const newer = this.db
+            .prepare(
+              `SELECT 1 FROM warranty_entitlement WHERE source_region = ? AND order_id = ?
+                 AND (version > ? OR superseded_by > ?) LIMIT 1`,
+            )
+            .get(order.region, order.orderId, version, version);
+          // A newer version replaced these records since: they are tombstones already, and the
+          // newer version's records stay.
+          if (newer !== undefined) return 0;
+          const removed = this.db
+            .prepare(
+              `UPDATE warranty_entitlement SET is_deleted = 1
+               WHERE source_region = ? AND order_id = ? AND version = ? AND is_deleted = 0`,
+            )
+            .run(order.region, order.orderId, version).changes;
+          // What this version replaced is live again.
+          this.db
+            .prepare(
+              `UPDATE warranty_entitlement SET is_deleted = 0, superseded_by = NULL
+               WHERE source_region = ? AND order_id = ? AND superseded_by = ?`,
+            )
+            .run(order.region, order.orderId, version);
+          return removed;
+        })
+        .immediate(),
     );
   }
 
-  async readEntitlements(orderId: string): Promise<readonly WarrantyEntitlement[]> {
+  async readEntitlements(order: OrderRef): Promise<readonly WarrantyEntitlement[]> {
     return this.run('readEntitlements', () =>
       (
         this.db
           .prepare(
-            `SELECT order_id, version, line_no, sku, quantity, source_region, starts_at, ends_at
-             FROM warranty_entitlement WHERE order_id = ? ORDER BY version, line_no`,
+            `SELECT ${ENTITLEMENT_COLUMNS} FROM warranty_entitlement
+             WHERE source_region = ? AND order_id = ? AND is_deleted = 0 ORDER BY version, line_no`,
           )
-          .all(orderId) as {
+          .all(order.region, order.orderId) as {
           order_id: string;
           version: number;
           line_no: number;
@@ -225,16 +360,18 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
     });
   }
 
-  async writeReceipt(receipt: SyncReceipt): Promise<void> {
+  async writeReceipt(originRegion: RegionId, receipt: SyncReceipt): Promise<void> {
     this.run('writeReceipt', () => {
       this.db
         .prepare(
-          `INSERT INTO order_sync_receipt (order_id, version, status, reason, hub_version, saga_id, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(order_id, version) DO UPDATE SET status = excluded.status, reason = excluded.reason,
-             hub_version = excluded.hub_version, saga_id = excluded.saga_id, at = excluded.at`,
+          `INSERT INTO order_sync_receipt (origin_region, order_id, version, status, reason, hub_version, saga_id, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(origin_region, order_id, version) DO UPDATE SET status = excluded.status,
+             reason = excluded.reason, hub_version = excluded.hub_version, saga_id = excluded.saga_id,
+             at = excluded.at`,
         )
         .run(
+          originRegion,
           receipt.orderId,
           receipt.version,
           receipt.status,
@@ -246,15 +383,15 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
     });
   }
 
-  async readReceipts(orderId: string): Promise<readonly SyncReceipt[]> {
+  async readReceipts(order: OrderRef): Promise<readonly SyncReceipt[]> {
     return this.run('readReceipts', () =>
       (
         this.db
           .prepare(
             `SELECT order_id, version, status, reason, hub_version, saga_id, at
-             FROM order_sync_receipt WHERE order_id = ? ORDER BY version`,
+             FROM order_sync_receipt WHERE origin_region = ? AND order_id = ? ORDER BY version`,
           )
-          .all(orderId) as {
+          .all(order.region, order.orderId) as {
           order_id: string;
           version: number;
           status: ReceiptStatus;

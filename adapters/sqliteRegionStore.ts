@@ -38,8 +38,12 @@ import type {
   ReadChangesRequest,
   ReadRowsRequest,
   RegionStore,
+  OrderKey,
   ReplaceOrderResult,
+  RestoreOrderResult,
 } from '../sync/ports.js';
+import { orderKeyOf, orderKeyValues } from '../sync/ports.js';
+import { heldVersion, lineTombstones, planRestore, snapshotKey } from '../sync/orderRestore.js';
 import { guardProblem } from '../sync/residency.js';
 import { migrateSyncTables, prepareTable } from './sqliteSchema.js';
 import { quoteSqlite as q } from './sqlIdentifiers.js';
@@ -87,7 +91,6 @@ interface TableOps {
   readonly insertNew: Statement;
   readonly rowsFirst: Statement;
   readonly rowsAfter: Statement;
-  readonly deleteByKey: Statement;
   /** Highest change value in use: max(counter, max(change_seq)). */
   readonly highWater: Statement;
   readonly setCounter: Statement;
@@ -137,7 +140,6 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
         `SELECT ${cols}, ${META} FROM ${table} WHERE (${keyList}) > (${keyParams}) ORDER BY ${keyList} LIMIT ?`,
       )
       .raw(),
-    deleteByKey: db.prepare(`DELETE FROM ${table} WHERE ${keyEq}`),
     highWater: db
       .prepare(
         `SELECT max(coalesce((SELECT value FROM sync_change_counter WHERE table_name = ?), 0),
@@ -313,9 +315,9 @@ function writeCheckpoint(db: Database, c: Checkpoint): void {
 function writeAudit(db: Database, a: AuditEntry): void {
   cached(
     db,
-    `INSERT INTO sync_audit (run_id, flow, source, target, table_name, rows, written, policy, at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(a.runId, a.flow, a.source, a.target, a.table, a.rows, a.written, a.policy, a.at);
+    `INSERT INTO sync_audit (run_id, flow, source, target, table_name, rows, written, policy, at, effect)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, effect) DO NOTHING`,
+  ).run(a.runId, a.flow, a.source, a.target, a.table, a.rows, a.written, a.policy, a.at, a.effect ?? null);
 }
 
 /** Pages smaller than this are applied on the store's own connection (a hop costs more). */
@@ -658,29 +660,31 @@ export class SqliteRegionStore implements RegionStore {
     });
   }
 
-  private readOrderSync(tables: OrderTables, orderId: SqlValue): OrderAggregate | null {
+  private readOrderSync(tables: OrderTables, key: OrderKey): OrderAggregate | null {
     const header = this.opsFor(tables.header);
     const lines = this.opsFor(tables.lines);
-    const raw = header.byKey.get(bind(orderId)) as unknown[] | undefined;
+    const keyValues = orderKeyValues(tables, key).map(bind);
+    const raw = header.byKey.get(keyValues) as unknown[] | undefined;
     if (raw === undefined) return null;
     const lm = lines.m;
-    const orderCol = q(lm.physicalKeyColumns[0] as string);
     let stmt = this.linesByOrder.get(lm.mapping.table);
     if (stmt === undefined) {
+      // The lines' key starts with the order key (config validation), in the same order.
+      const prefix = lm.physicalKeyColumns.slice(0, keyValues.length).map((c) => `${q(c)} = ?`);
       stmt = this.db
         .prepare(
           `SELECT ${lm.physicalColumns.map(q).join(', ')}, ${META} FROM ${q(lm.mapping.table)}
-           WHERE ${orderCol} = ? ORDER BY ${lm.physicalKeyColumns.map(q).join(', ')}`,
+           WHERE ${prefix.join(' AND ')} ORDER BY ${lm.physicalKeyColumns.map(q).join(', ')}`,
         )
         .raw();
       this.linesByOrder.set(lm.mapping.table, stmt);
     }
-    const lineRows = (stmt.all(bind(orderId)) as unknown[][]).map((r) => toSyncRow(r, lm));
+    const lineRows = (stmt.all(...keyValues) as unknown[][]).map((r) => toSyncRow(r, lm));
     return { header: toSyncRow(raw, header.m), lines: lineRows };
   }
 
-  async readOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderAggregate | null> {
-    return this.run('readOrder', () => this.readOrderSync(tables, orderId));
+  async readOrder(tables: OrderTables, key: OrderKey): Promise<OrderAggregate | null> {
+    return this.run('readOrder', () => this.readOrderSync(tables, key));
   }
 
   async replaceOrder(
@@ -694,16 +698,14 @@ export class SqliteRegionStore implements RegionStore {
         return { kind: 'rejected', reason: 'residency-violation', detail: problem } as const;
       const header = this.opsFor(tables.header);
       const lines = this.opsFor(tables.lines);
-      const orderKey = tables.header.keyColumns[0] as string;
-      const orderId = order.header.values[orderKey] ?? null;
+      const key = orderKeyOf(tables, order.header);
       const incomingVersion = Number(order.header.values[tables.versionColumn]);
       if (!Number.isFinite(incomingVersion))
-        throw new SyncError('invalid-config', `order ${String(orderId)} has no numeric version`);
+        throw new SyncError('invalid-config', `order ${String(key.orderId)} has no numeric version`);
       return this.db
         .transaction((): ReplaceOrderResult => {
-          const current = this.readOrderSync(tables, orderId);
-          const previousVersion =
-            current === null ? null : Number(current.header.values[tables.versionColumn]);
+          const current = this.readOrderSync(tables, key);
+          const previousVersion = heldVersion(tables, current);
           if (previousVersion !== null && incomingVersion < previousVersion)
             return { kind: 'stale', previousVersion };
           if (previousVersion !== null && incomingVersion === previousVersion)
@@ -711,21 +713,10 @@ export class SqliteRegionStore implements RegionStore {
           const hs = this.allocator(header);
           const ls = this.allocator(lines);
           header.upsert.run(...rowParams(order.header, header.m, hs.next()));
-          const lineKey = (r: SyncRow) =>
-            JSON.stringify(lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null));
-          const incoming = new Set(order.lines.map(lineKey));
           for (const line of order.lines) lines.upsert.run(...rowParams(line, lines.m, ls.next()));
-          for (const old of current?.lines ?? []) {
-            if (old.isDeleted || incoming.has(lineKey(old))) continue;
-            // Removed lines become tombstones so the removal replicates like any other change.
-            const tomb: SyncRow = {
-              ...old,
-              isDeleted: true,
-              modifiedAt: order.header.modifiedAt,
-              originRegion: order.header.originRegion,
-            };
+          // Removed lines become tombstones so the removal replicates like any other change.
+          for (const tomb of lineTombstones(current, order.lines, lines.m.mapping.keyColumns, order.header))
             lines.upsert.run(...rowParams(tomb, lines.m, ls.next()));
-          }
           hs.commit();
           ls.commit();
           return { kind: 'applied', previousVersion };
@@ -734,37 +725,34 @@ export class SqliteRegionStore implements RegionStore {
     });
   }
 
-  async snapshotOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderSnapshot> {
-    return this.run('snapshotOrder', () => ({ orderId, aggregate: this.readOrderSync(tables, orderId) }));
+  async snapshotOrder(tables: OrderTables, key: OrderKey): Promise<OrderSnapshot> {
+    return this.run('snapshotOrder', () => ({
+      region: key.region,
+      orderId: key.orderId,
+      aggregate: this.readOrderSync(tables, key),
+    }));
   }
 
-  async restoreOrder(tables: OrderTables, snapshot: OrderSnapshot): Promise<void> {
-    this.run('restoreOrder', () => {
+  async restoreOrder(
+    tables: OrderTables,
+    snapshot: OrderSnapshot,
+    wroteVersion: number,
+  ): Promise<RestoreOrderResult> {
+    return this.run('restoreOrder', () => {
       const header = this.opsFor(tables.header);
       const lines = this.opsFor(tables.lines);
-      this.db
-        .transaction(() => {
-          const current = this.readOrderSync(tables, snapshot.orderId);
-          const keep = new Set(
-            (snapshot.aggregate?.lines ?? []).map((r) =>
-              JSON.stringify(lines.m.mapping.keyColumns.map((k) => r.values[k] ?? null)),
-            ),
-          );
-          for (const line of current?.lines ?? []) {
-            const key = lines.m.mapping.keyColumns.map((k) => line.values[k] ?? null);
-            if (!keep.has(JSON.stringify(key))) lines.deleteByKey.run(...key.map(bind));
-          }
-          if (snapshot.aggregate === null) {
-            if (current !== null) header.deleteByKey.run(bind(snapshot.orderId));
-            return;
-          }
+      return this.db
+        .transaction((): RestoreOrderResult => {
+          const current = this.readOrderSync(tables, snapshotKey(snapshot));
+          const plan = planRestore(tables, snapshot, current, wroteVersion, lines.m.mapping.keyColumns);
+          if (plan.kind !== 'write') return plan.result;
           const hs = this.allocator(header);
           const ls = this.allocator(lines);
-          header.upsert.run(...rowParams(snapshot.aggregate.header, header.m, hs.next()));
-          for (const line of snapshot.aggregate.lines)
-            lines.upsert.run(...rowParams(line, lines.m, ls.next()));
+          header.upsert.run(...rowParams(plan.header, header.m, hs.next()));
+          for (const line of plan.lines) lines.upsert.run(...rowParams(line, lines.m, ls.next()));
           hs.commit();
           ls.commit();
+          return { kind: 'restored' };
         })
         .immediate();
     });
@@ -779,7 +767,7 @@ export class SqliteRegionStore implements RegionStore {
       (
         this.db
           .prepare(
-            `SELECT run_id, flow, source, target, table_name, rows, written, policy, at FROM sync_audit WHERE run_id = ? ORDER BY id`,
+            `SELECT run_id, flow, source, target, table_name, rows, written, policy, at, effect FROM sync_audit WHERE run_id = ? ORDER BY id`,
           )
           .all(runId) as {
           run_id: string;
@@ -791,6 +779,7 @@ export class SqliteRegionStore implements RegionStore {
           written: number;
           policy: string;
           at: string;
+          effect: string | null;
         }[]
       ).map((r) => ({
         runId: r.run_id,
@@ -802,6 +791,7 @@ export class SqliteRegionStore implements RegionStore {
         written: r.written,
         policy: r.policy,
         at: r.at,
+        ...(r.effect === null ? {} : { effect: r.effect }),
       })),
     );
   }

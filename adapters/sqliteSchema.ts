@@ -4,6 +4,7 @@
  * keyset index. Every step is idempotent; `sync_meta.schema_version` records applied migrations.
  */
 import type { Database } from 'better-sqlite3';
+import { SyncError } from '../sync/errors.js';
 import type { CompiledMapping } from '../sync/mapping.js';
 import { derivedName, quoteSqlite as q } from './sqlIdentifiers.js';
 
@@ -37,6 +38,10 @@ const MIGRATIONS: readonly string[] = [
      at TEXT NOT NULL
    );
    CREATE INDEX IF NOT EXISTS sync_audit_run ON sync_audit (run_id, id);`,
+  // An effect (e.g. one saga step) is audited once however often it is retried: NULL effects
+  // (batch pages) are distinct in a SQLite unique index, so only named effects are deduplicated.
+  `ALTER TABLE sync_audit ADD COLUMN effect TEXT;
+   CREATE UNIQUE INDEX IF NOT EXISTS sync_audit_effect ON sync_audit (run_id, effect);`,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -79,10 +84,68 @@ function uniqueKeyIndexes(db: Database, table: string, keyColumns: readonly stri
     .map((ix) => ix.name);
 }
 
+/** Key columns of an index, lower-cased, in index order. */
+function indexColumns(db: Database, index: string): string[] {
+  return (
+    db.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').all(index) as { name: string }[]
+  ).map((r) => String(r.name).toLowerCase());
+}
+
+/**
+ * Key migration: a table whose primary key is a strict part of the mapped key (e.g. `sales_order`
+ * keyed by `order_id` before orders were keyed by `(home_region, order_id)`) cannot hold two rows
+ * the mapping tells apart. SQLite cannot alter a primary key, so the table is rebuilt with the same
+ * columns and the mapped key, every row copied, in the caller's transaction; its indexes and
+ * triggers are dropped with it and recreated by {@link prepareTable}. Rows with no value in a
+ * column the key gains are refused (nothing is guessed, nothing lost): the error names them.
+ */
+function widenPrimaryKey(db: Database, m: CompiledMapping): void {
+  const t = m.mapping.table;
+  const info = db
+    .prepare('SELECT name, type, "notnull" AS nn, dflt_value, pk FROM pragma_table_info(?)')
+    .all(t) as {
+    name: string;
+    type: string;
+    nn: number;
+    dflt_value: string | null;
+    pk: number;
+  }[];
+  const pk = info.filter((c) => c.pk > 0).map((c) => c.name.toLowerCase());
+  const want = m.physicalKeyColumns.map((c) => c.toLowerCase());
+  const narrower = pk.length > 0 && pk.length < want.length && pk.every((c) => want.includes(c));
+  if (!narrower) return;
+  const gained = m.physicalKeyColumns.filter((c) => !pk.includes(c.toLowerCase()));
+  const orphans = db
+    .prepare(`SELECT count(*) FROM ${q(t)} WHERE ${gained.map((c) => `${q(c)} IS NULL`).join(' OR ')}`)
+    .pluck()
+    .get() as number;
+  if (orphans > 0)
+    throw new SyncError(
+      'schema',
+      `${orphans} rows of ${t} have no ${gained.join('/')}: set it before the key becomes (${m.physicalKeyColumns.join(', ')})`,
+    );
+  const rebuilt = derivedName('sync_rekey', t);
+  const cols = info.map(
+    (c) =>
+      `${q(c.name)}${c.type ? ` ${c.type}` : ''}${c.nn || want.includes(c.name.toLowerCase()) ? ' NOT NULL' : ''}${
+        c.dflt_value === null ? '' : ` DEFAULT ${c.dflt_value}`
+      }`,
+  );
+  const names = info.map((c) => q(c.name)).join(', ');
+  db.exec(`DROP TABLE IF EXISTS ${q(rebuilt)}`);
+  db.exec(
+    `CREATE TABLE ${q(rebuilt)} (${cols.join(', ')}, PRIMARY KEY (${m.physicalKeyColumns.map(q).join(', ')}))`,
+  );
+  db.exec(`INSERT INTO ${q(rebuilt)} (${names}) SELECT ${names} FROM ${q(t)}`);
+  db.exec(`DROP TABLE ${q(t)}`);
+  db.exec(`ALTER TABLE ${q(rebuilt)} RENAME TO ${q(t)}`);
+}
+
 /**
  * Prepares one business table: creates it if absent (embedded default), else adds missing sync
- * columns; ensures a unique index on the key, the keyset index on (change_seq, key), the change
- * counter and the triggers; and gives pre-existing rows a change value.
+ * columns and widens a primary key narrower than the mapped key; ensures a unique index on the
+ * key, the keyset index on (change_seq, key), the change counter and the triggers; and gives
+ * pre-existing rows a change value.
  */
 export function prepareTable(db: Database, m: CompiledMapping, region: string): void {
   const t = m.mapping.table;
@@ -119,16 +182,24 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
       ];
       for (const [name, type] of add)
         if (!present.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+      widenPrimaryKey(db, m);
     }
     // Upserts need a unique index on exactly the key. A table we created has it as its primary
     // key; a second identical index only slows every write (measured: an insert into the
     // embedded-default price_list took about twice as long with it, triggers included), so it
     // is created only when missing and dropped where an earlier version added it redundantly.
     const uk = derivedName('sync_uk', t);
+    const cs = derivedName('sync_cs', t);
+    // Indexes an earlier version built over an older key are rebuilt over the mapped one.
+    const want = m.physicalKeyColumns.map((c) => c.toLowerCase());
+    if (indexColumns(db, uk).length > 0 && indexColumns(db, uk).join() !== want.join())
+      db.exec(`DROP INDEX ${q(uk)}`);
+    if (indexColumns(db, cs).length > 0 && indexColumns(db, cs).join() !== ['change_seq', ...want].join())
+      db.exec(`DROP INDEX ${q(cs)}`);
     const otherKeyIndex = uniqueKeyIndexes(db, t, m.physicalKeyColumns).some((name) => name !== uk);
     if (otherKeyIndex) db.exec(`DROP INDEX IF EXISTS ${q(uk)}`);
     else db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(uk)} ON ${table} (${keys})`);
-    db.exec(`CREATE INDEX IF NOT EXISTS ${q(derivedName('sync_cs', t))} ON ${table} (change_seq, ${keys})`);
+    db.exec(`CREATE INDEX IF NOT EXISTS ${q(cs)} ON ${table} (change_seq, ${keys})`);
     db.prepare(
       'INSERT INTO sync_change_counter (table_name, value) VALUES (?, 0) ON CONFLICT(table_name) DO NOTHING',
     ).run(t);

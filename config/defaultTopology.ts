@@ -120,10 +120,15 @@ export const DEFAULT_TOPOLOGY = {
       direction: 'spokes-to-hub',
       realtime: true,
       tables: [
-        { canonical: 'sales_order', keyColumns: ['order_id'], columns: [...DEFAULT_COLUMNS.sales_order] },
+        // Keyed by (origin region, order id): two regions may use the same order id.
+        {
+          canonical: 'sales_order',
+          keyColumns: ['home_region', 'order_id'],
+          columns: [...DEFAULT_COLUMNS.sales_order],
+        },
         {
           canonical: 'sales_order_line',
-          keyColumns: ['order_id', 'line_no'],
+          keyColumns: ['home_region', 'order_id', 'line_no'],
           columns: [...DEFAULT_COLUMNS.sales_order_line],
         },
       ],

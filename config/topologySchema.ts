@@ -197,6 +197,30 @@ function crossProblems(doc: unknown): ConfigProblem[] {
         }
       }
     }
+    if (flow.realtime === true) {
+      // An order is its origin region and its id: the header is keyed by exactly those two
+      // columns and every line's key starts with them, so one region's order never overwrites
+      // another's with the same id.
+      const tables = arr(flow.tables).map(rec);
+      const headerKeys = strs(tables[0]?.keyColumns);
+      if (home === undefined) add(['flows', f, 'homeRegionColumn'], 'required for a realtime (order) flow');
+      else if (tables.length < 2)
+        add(['flows', f, 'tables'], 'a realtime flow has a header and a lines table');
+      else if (headerKeys.length !== 2 || headerKeys[0] !== home)
+        add(
+          ['flows', f, 'tables', 0, 'keyColumns'],
+          `the order header is keyed by ['${home}', <order id>] (origin region first)`,
+        );
+      else
+        tables.slice(1).forEach((t, i) => {
+          const keys = strs(t.keyColumns);
+          if (keys[0] !== headerKeys[0] || keys[1] !== headerKeys[1])
+            add(
+              ['flows', f, 'tables', i + 1, 'keyColumns'],
+              `must start with the order key ['${headerKeys.join("', '")}']`,
+            );
+        });
+    }
     if (flow.forwardSpokeOrigins === true && flow.direction !== 'bidirectional') {
       add(
         ['flows', f, 'forwardSpokeOrigins'],

@@ -126,6 +126,11 @@ export interface AuditEntry extends LinkId {
   readonly policy: string;
   /** ISO-8601 UTC. */
   readonly at: string;
+  /**
+   * The one effect this record audits within its run (e.g. `upsert` of a saga): a run records an
+   * effect once, however often the step that has it is retried. Absent for batch pages.
+   */
+  readonly effect?: string;
 }
 
 /** A header row and its lines (sales_order + sales_order_line). */
@@ -136,6 +141,8 @@ export interface OrderAggregate {
 
 /** What a region held for one order before a saga changed it; `aggregate` null = absent. */
 export interface OrderSnapshot {
+  /** The order's origin region (absent in snapshots kept before orders were keyed by region). */
+  readonly region?: RegionId;
   readonly orderId: SqlValue;
   readonly aggregate: OrderAggregate | null;
 }

@@ -107,14 +107,9 @@ export function parseOrderMessage(
   const messageId = messageIdOf(event.region, event.orderId, event.version);
   if (meta.messageId !== undefined && meta.messageId !== messageId)
     problems.push(`messageId: '${meta.messageId}' should be '${messageId}'`);
-  const { header, lines, versionColumn } = rules.tables;
+  const { header, lines, versionColumn, orderColumn, regionColumn } = rules.tables;
   const headerColumns = new Set(Object.keys(header.columns));
-  const orderKey = header.keyColumns[0] as string;
-  const owned = new Set([
-    orderKey,
-    versionColumn,
-    ...(rules.homeRegionColumn ? [rules.homeRegionColumn] : []),
-  ]);
+  const owned = new Set([orderColumn, versionColumn, regionColumn]);
   for (const c of Object.keys(event.order)) {
     if (owned.has(c)) problems.push(`order.${c}: set from the event's own fields, not the order`);
     else if (!headerColumns.has(c)) problems.push(`order.${c}: not a column of ${header.canonical}`);
@@ -141,20 +136,17 @@ export function parseOrderMessage(
  * every existing line into a tombstone).
  */
 export function orderAggregateOf(event: OrderEvent, rules: OrderEventRules): OrderAggregate {
-  const { header, versionColumn } = rules.tables;
-  const orderKey = header.keyColumns[0] as string;
-  const home: Record<string, SqlValue> =
-    rules.homeRegionColumn === undefined ? {} : { [rules.homeRegionColumn]: event.region };
+  const { versionColumn, orderColumn, regionColumn } = rules.tables;
+  // The order's key (origin region, order id) comes from the event, on the header and every line.
+  const key: Record<string, SqlValue> = { [regionColumn]: event.region, [orderColumn]: event.orderId };
   const meta = { modifiedAt: event.changedAt, originRegion: event.region };
   const headerRow: SyncRow = {
-    values: { ...event.order, [orderKey]: event.orderId, [versionColumn]: event.version, ...home },
+    values: { ...event.order, [versionColumn]: event.version, ...key },
     ...meta,
     isDeleted: event.op === 'delete',
   };
-  const lineHome =
-    rules.homeRegionColumn !== undefined && rules.homeRegionColumn in rules.tables.lines.columns;
   const lines: SyncRow[] = event.lines.map((line) => ({
-    values: { ...line, [orderKey]: event.orderId, ...(lineHome ? home : {}) },
+    values: { ...line, ...key },
     ...meta,
     isDeleted: false,
   }));
@@ -217,6 +209,13 @@ export function orderFlowRules(topology: Topology): {
   if (flow === undefined) throw new Error('the topology has no realtime flow of orders into the hub');
   const hub = hubOf(topology).id;
   const [headerTable, linesTable] = flow.tables as [FlowTable, FlowTable];
+  // Config validation guarantees this shape (config/topologySchema.ts); checked again here.
+  const regionColumn = flow.homeRegionColumn;
+  const orderColumn = headerTable.keyColumns.find((c) => c !== regionColumn);
+  if (regionColumn === undefined || orderColumn === undefined || headerTable.keyColumns.length !== 2)
+    throw new Error(
+      `the ${flow.name} flow must key ${headerTable.canonical} by (homeRegionColumn, order id)`,
+    );
   const sourceRegions = linksOf(topology, flow)
     .filter((l) => l.target === hub)
     .map((l) => l.source);
@@ -229,6 +228,8 @@ export function orderFlowRules(topology: Topology): {
         header: tableMappingFor(headerTable, hub),
         lines: tableMappingFor(linesTable, hub),
         versionColumn: ORDER_VERSION_COLUMN,
+        regionColumn,
+        orderColumn,
       },
       homeRegionColumn: flow.homeRegionColumn,
     },

@@ -45,6 +45,12 @@ export interface SyncReceipt {
   readonly at: string;
 }
 
+/** One order in the saga's tables: its origin region and its id (two regions may share an id). */
+export interface OrderRef {
+  readonly region: RegionId;
+  readonly orderId: string;
+}
+
 /**
  * The saga's tables of one region. Every write is idempotent, so a retried step or compensation
  * leaves the same rows as one run.
@@ -57,15 +63,25 @@ export interface OrderSagaStore {
   lookupProducts(skus: readonly string[]): Promise<ReadonlyMap<string, CatalogProduct>>;
   /** Adds or replaces catalog entries (seeding, catalog sync). */
   upsertProducts(products: readonly CatalogProduct[]): Promise<void>;
-  /** Replaces the entitlements of one order version with these. Returns how many are stored. */
+  /**
+   * Makes these the order's live entitlements, as of `version`: they replace the live records of
+   * older versions, which become tombstones superseded by `version` (an empty list removes them,
+   * as for a deleted order). Nothing is written when a newer version registered already (returns
+   * 0); else returns how many are stored. Idempotent.
+   */
   registerEntitlements(
-    orderId: string,
+    order: OrderRef,
     version: number,
     rows: readonly WarrantyEntitlement[],
   ): Promise<number>;
-  /** Removes the entitlements of one order version. Returns how many were removed. */
-  removeEntitlements(orderId: string, version: number): Promise<number>;
-  readEntitlements(orderId: string): Promise<readonly WarrantyEntitlement[]>;
+  /**
+   * Compensation of {@link registerEntitlements}: tombstones the records of `version` and makes
+   * the records it superseded live again, unless a newer version registered since (then nothing
+   * changes). Returns how many records it tombstoned. Idempotent.
+   */
+  removeEntitlements(order: OrderRef, version: number): Promise<number>;
+  /** The order's live entitlements, by version and line. */
+  readEntitlements(order: OrderRef): Promise<readonly WarrantyEntitlement[]>;
   /**
    * The hub's order as it was before saga `sagaId` first changed it: taken with `take` and stored
    * on the first call, returned as stored on every later one (a retried step must not snapshot
@@ -80,9 +96,9 @@ export interface OrderSagaStore {
   ): Promise<OrderSnapshot>;
   /** The stored snapshot of a saga, or null when it never took one. */
   readSnapshot(sagaId: string): Promise<OrderSnapshot | null>;
-  /** Inserts or replaces the receipt of (orderId, version). */
-  writeReceipt(receipt: SyncReceipt): Promise<void>;
-  readReceipts(orderId: string): Promise<readonly SyncReceipt[]>;
+  /** Inserts or replaces the receipt of (originRegion, orderId, version). */
+  writeReceipt(originRegion: RegionId, receipt: SyncReceipt): Promise<void>;
+  readReceipts(order: OrderRef): Promise<readonly SyncReceipt[]>;
   close(): Promise<void>;
 }
 

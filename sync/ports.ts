@@ -93,15 +93,58 @@ export interface ReadRowsRequest {
   readonly limit: number;
 }
 
-/** The two tables of the order aggregate and the columns that tie them together. */
+/**
+ * The two tables of the order aggregate and the columns that tie them together. An order is
+ * identified by its origin region and its id together: two regions may use the same order id, and
+ * one region's order must never overwrite another's.
+ */
 export interface OrderTables {
-  /** sales_order; its key is the single order id column. */
+  /** sales_order; its key is exactly (regionColumn, orderColumn), in that order. */
   readonly header: TableMapping;
-  /** sales_order_line; its key starts with the order id column. */
+  /** sales_order_line; its key starts with (regionColumn, orderColumn). */
   readonly lines: TableMapping;
   /** Canonical column of the header holding the order version (monotonic per order). */
   readonly versionColumn: string;
+  /**
+   * Canonical column naming the order's origin region (the flow's `homeRegionColumn`): set from
+   * the region that created the order and never changed, unlike the `origin_region` sync column,
+   * which names the last writer of a row.
+   */
+  readonly regionColumn: string;
+  /** Canonical column of the order id. */
+  readonly orderColumn: string;
 }
+
+/** One order: its origin region and its id. */
+export interface OrderKey {
+  readonly region: RegionId;
+  readonly orderId: SqlValue;
+}
+
+/** The key tuple of an order's header (and the key prefix of its lines), in key order. */
+export function orderKeyValues(tables: OrderTables, key: OrderKey): SqlValue[] {
+  return tables.header.keyColumns.map((c) =>
+    c === tables.regionColumn ? key.region : c === tables.orderColumn ? key.orderId : null,
+  );
+}
+
+/** The order a header or line row belongs to. */
+export function orderKeyOf(tables: OrderTables, row: SyncRow): OrderKey {
+  return {
+    region: String(row.values[tables.regionColumn] ?? ''),
+    orderId: row.values[tables.orderColumn] ?? null,
+  };
+}
+
+/** Output of {@link RegionStore.restoreOrder}. */
+export type RestoreOrderResult =
+  /** The order is back as the snapshot held it (or a tombstone where it was absent). */
+  | { readonly kind: 'restored' }
+  /**
+   * The region no longer holds the version the saga wrote (a newer write landed since, e.g. a
+   * nightly batch page): nothing written, the newer data stays.
+   */
+  | { readonly kind: 'superseded'; readonly currentVersion: number | null };
 
 /** Output of {@link RegionStore.replaceOrder}. */
 export type ReplaceOrderResult =
@@ -149,7 +192,7 @@ export interface RegionStore {
   readRows(request: ReadRowsRequest): Promise<readonly SyncRow[]>;
 
   /** Reads header and (non-deleted and deleted) lines of one order; null when absent. */
-  readOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderAggregate | null>;
+  readOrder(tables: OrderTables, key: OrderKey): Promise<OrderAggregate | null>;
 
   /**
    * Replaces one order (header + lines) in one transaction, guarded by the header's version:
@@ -163,13 +206,20 @@ export interface RegionStore {
   ): Promise<ReplaceOrderResult>;
 
   /** Captures what compensation needs to undo a {@link replaceOrder}. */
-  snapshotOrder(tables: OrderTables, orderId: SqlValue): Promise<OrderSnapshot>;
+  snapshotOrder(tables: OrderTables, key: OrderKey): Promise<OrderSnapshot>;
 
   /**
-   * Puts the order back exactly as in the snapshot (or removes it if it was absent), ignoring
-   * version guards. Idempotent.
+   * Compensation of a {@link replaceOrder} that wrote version `wroteVersion`: only while the
+   * region still holds that version, puts the order back as in the snapshot, in one transaction.
+   * Nothing is hard-deleted: lines the snapshot lacks, and the header of an order that was absent,
+   * become tombstones (an absent order's tombstone carries no version, so any version may apply
+   * later). Every restored row gets a new change value, so the undo replicates. Idempotent.
    */
-  restoreOrder(tables: OrderTables, snapshot: OrderSnapshot): Promise<void>;
+  restoreOrder(
+    tables: OrderTables,
+    snapshot: OrderSnapshot,
+    wroteVersion: number,
+  ): Promise<RestoreOrderResult>;
 
   /** Records a border crossing outside a page (e.g. an order apply or a repair). */
   recordAudit(entry: AuditEntry): Promise<void>;

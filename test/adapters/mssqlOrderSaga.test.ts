@@ -119,6 +119,8 @@ const ent = (orderId: string, version: number, lineNo: number, sku = 'PHONE-X1')
   endsAt: '2028-03-01T12:00:00.000Z',
 });
 
+const sea = (orderId: string) => ({ region: 'sea', orderId });
+
 const snapshotRow = (s: OrderSnapshot): ResultRow => ({ snapshot: JSON.stringify(s) });
 
 describe('SQL Server order saga without a server: identifiers and values checked before any SQL', () => {
@@ -150,16 +152,22 @@ describe('SQL Server order saga without a server: identifiers and values checked
       store.upsertProducts([{ sku: 'A', name: 'a', category: 'device', warrantyMonths: 1.5 }]),
       invalid,
     );
-    await assert.rejects(store.registerEntitlements('o-1', 1, [ent('o-1', 1, 1), ent(long, 1, 2)]), invalid);
+    await assert.rejects(store.registerEntitlements(sea(long), 1, [ent(long, 1, 1)]), invalid);
     await assert.rejects(
-      store.registerEntitlements('o-1', 1, [{ ...ent('o-1', 1, 1), startsAt: 'soon' }]),
+      store.registerEntitlements(sea('o-1'), 1, [ent('o-1', 1, 1), ent('o-2', 1, 2)]),
+      invalid,
+      'a record of another order',
+    );
+    await assert.rejects(
+      store.registerEntitlements(sea('o-1'), 1, [{ ...ent('o-1', 1, 1), startsAt: 'soon' }]),
       invalid,
     );
-    await assert.rejects(store.registerEntitlements('o-1', 1.5, []), invalid);
-    await assert.rejects(store.removeEntitlements('o-1', Number.NaN), invalid);
-    await assert.rejects(store.readEntitlements(long), invalid);
-    await assert.rejects(store.writeReceipt({ ...sampleReceipt(), at: 'yesterday' }), invalid);
-    await assert.rejects(store.writeReceipt({ ...sampleReceipt(), version: 2 ** 60 }), invalid);
+    await assert.rejects(store.registerEntitlements(sea('o-1'), 1.5, []), invalid);
+    await assert.rejects(store.removeEntitlements(sea('o-1'), Number.NaN), invalid);
+    await assert.rejects(store.readEntitlements(sea(long)), invalid);
+    await assert.rejects(store.readEntitlements({ region: 'r'.repeat(65), orderId: 'o' }), invalid);
+    await assert.rejects(store.writeReceipt('sea', { ...sampleReceipt(), at: 'yesterday' }), invalid);
+    await assert.rejects(store.writeReceipt('sea', { ...sampleReceipt(), version: 2 ** 60 }), invalid);
     let takes = 0;
     const take = async () => {
       takes++;
@@ -203,16 +211,16 @@ describe('SQL Server order saga without a server: statements carry no values', (
     await store.upsertProducts(products);
     await store.lookupProducts([...NASTY]);
     await store.registerEntitlements(
-      NASTY[0],
+      sea(NASTY[0]),
       987654321,
       NASTY.map((sku, i) => ent(NASTY[0], 987654321, 31337 + i, sku)),
     );
-    await store.removeEntitlements(NASTY[1], 987654321);
-    await store.readEntitlements(NASTY[2]);
+    await store.removeEntitlements(sea(NASTY[1]), 987654321);
+    await store.readEntitlements(sea(NASTY[2]));
     await store.keepSnapshot(NASTY[2], async () => ({ orderId: NASTY[3], aggregate: null }), NOW);
     await store.readSnapshot(NASTY[1]);
-    await store.writeReceipt(sampleReceipt());
-    await store.readReceipts(NASTY[0]);
+    await store.writeReceipt('sea', sampleReceipt());
+    await store.readReceipts(sea(NASTY[0]));
 
     assert.ok(fake.statements.length >= 9);
     const forbidden = [
@@ -257,6 +265,7 @@ describe('SQL Server order saga without a server: transactions and idempotency',
       'create sync_meta',
       'read saga schema version',
       'saga migration 1',
+      ...Array<string>(7).fill('saga migration 2'),
       'write saga schema version',
     ]);
     assert.deepEqual(fake.labels(0), []);
@@ -270,6 +279,20 @@ describe('SQL Server order saga without a server: transactions and idempotency',
     for (const t of ['product_catalog', 'warranty_entitlement', 'order_saga_snapshot', 'order_sync_receipt'])
       assert.match(ddl, new RegExp(`CREATE TABLE \\[crm_sync\\]\\.\\[${t}\\]`));
     assert.match(ddl, /\[sku\] nvarchar\(400\) COLLATE Latin1_General_100_BIN2 NOT NULL/);
+    // Migration 2 keys entitlements and receipts by the order's origin region, rows kept.
+    const rekey = fake.byLabel('saga migration 2').map((st) => st.text);
+    assert.ok(
+      rekey.some((t) => /PRIMARY KEY \(\[source_region\], \[order_id\], \[version\], \[line_no\]\)/.test(t)),
+    );
+    assert.ok(rekey.some((t) => /PRIMARY KEY \(\[origin_region\], \[order_id\], \[version\]\)/.test(t)));
+    assert.ok(
+      rekey.some((t) => /DEFAULT \(N'cn'\)/.test(t)),
+      'existing receipts take the store region',
+    );
+    assert.ok(
+      rekey.every((t) => !/DROP TABLE|DELETE/.test(t)),
+      'no data dropped',
+    );
     const written = fake.byLabel('write saga schema version')[0];
     assert.match(written?.text ?? '', /^MERGE \[crm_sync\]\.\[sync_meta\] WITH \(HOLDLOCK\)/);
     assert.deepEqual(
@@ -340,31 +363,43 @@ describe('SQL Server order saga without a server: transactions and idempotency',
     );
   });
 
-  it('registerEntitlements: delete under HOLDLOCK then inserts, all in one transaction', async () => {
+  it('registerEntitlements: newer-version check under HOLDLOCK, upserts, then tombstones, all in one transaction', async () => {
     const fake = new RecordingGateway();
     const store = new MssqlOrderSagaStore({ region: 'cn', gateway: fake });
     const rows = Array.from({ length: 600 }, (_, i) => ent('o-1', 3, i + 1));
-    assert.equal(await store.registerEntitlements('o-1', 3, rows), 600);
+    assert.equal(await store.registerEntitlements(sea('o-1'), 3, rows), 600);
     assert.deepEqual(new Set(fake.statements.map((s) => s.tx)), new Set([1]));
     const labels = fake.labels(1);
-    assert.equal(labels[0], 'delete entitlements');
-    assert.ok(labels.slice(1).every((l) => l === 'insert entitlements') && labels.length >= 4);
-    const del = fake.statements[0];
-    assert.match(del?.text ?? '', /DELETE t FROM \[dbo\]\.\[warranty_entitlement\] AS t WITH \(HOLDLOCK\)/);
+    assert.equal(labels[0], 'newer entitlements');
+    assert.equal(labels.at(-1), 'supersede entitlements');
+    assert.ok(labels.slice(1, -1).every((l) => l === 'upsert entitlements') && labels.length >= 4);
+    const check = fake.statements[0];
+    assert.match(check?.text ?? '', /FROM \[dbo\]\.\[warranty_entitlement\] AS t WITH \(UPDLOCK, HOLDLOCK\)/);
     assert.deepEqual(
-      del?.params.map((p) => p.value),
-      ['o-1', 3],
+      check?.params.map((p) => p.value),
+      [3, 'sea', 'o-1'],
     );
-    const lines = fake
-      .byLabel('insert entitlements')
-      .flatMap((s) => s.params.filter((_, i) => i % 8 === 2).map((p) => p.value));
+    const lines = fake.byLabel('upsert entitlements').flatMap((s) =>
+      s.params
+        .slice(0, -3)
+        .filter((_, i) => i % 5 === 0)
+        .map((p) => p.value),
+    );
     assert.deepEqual(
       lines,
       rows.map((r) => r.lineNo),
     );
-    // Replacing with nothing still deletes, in its own transaction.
-    assert.equal(await store.registerEntitlements('o-1', 3, []), 0);
-    assert.deepEqual(fake.labels(2), ['delete entitlements']);
+    const supersede = fake.byLabel('supersede entitlements')[0]?.text ?? '';
+    assert.match(supersede, /SET \[is_deleted\] = 1, \[superseded_by\] = @p0/);
+    assert.doesNotMatch(supersede, /DELETE/, 'older versions become tombstones, never hard deletes');
+    // Replacing with nothing (a deleted order) tombstones the live ones, in its own transaction.
+    assert.equal(await store.registerEntitlements(sea('o-1'), 4, []), 0);
+    assert.deepEqual(fake.labels(2), ['newer entitlements', 'supersede entitlements']);
+    // A newer version registered already: nothing written.
+    const newer = new RecordingGateway((label) => (label === 'newer entitlements' ? [{ x: 1 }] : []));
+    const store2 = new MssqlOrderSagaStore({ region: 'cn', gateway: newer });
+    assert.equal(await store2.registerEntitlements(sea('o-1'), 2, [ent('o-1', 2, 1)]), 0);
+    assert.deepEqual(newer.labels(1), ['newer entitlements']);
   });
 
   it('removeEntitlements returns the server row count; reads map BIGINT strings and dates', async () => {
@@ -398,12 +433,22 @@ describe('SQL Server order saga without a server: transactions and idempotency',
       return [];
     });
     const store = new MssqlOrderSagaStore({ region: 'cn', gateway: fake });
-    assert.equal(await store.removeEntitlements('o-1', 3), 2);
-    assert.match(fake.byLabel('removeEntitlements')[0]?.text ?? '', /SELECT @@ROWCOUNT AS \[n\]/);
-    assert.deepEqual(await store.readEntitlements('o-1'), [
+    assert.equal(await store.removeEntitlements(sea('o-1'), 3), 2);
+    const remove = fake.byLabel('removeEntitlements')[0];
+    assert.match(
+      remove?.text ?? '',
+      /IF NOT EXISTS \(SELECT 1 FROM \[dbo\]\.\[warranty_entitlement\] AS t WITH \(UPDLOCK, HOLDLOCK\)/,
+    );
+    assert.match(
+      remove?.text ?? '',
+      /SET \[is_deleted\] = 0, \[superseded_by\] = NULL/,
+      'revives what it replaced',
+    );
+    assert.doesNotMatch(remove?.text ?? '', /DELETE/, 'tombstones, never a hard delete');
+    assert.deepEqual(await store.readEntitlements(sea('o-1')), [
       { ...ent('o-1', Number.MAX_SAFE_INTEGER, 2), quantity: 3 },
     ]);
-    assert.deepEqual(await store.readReceipts('o-1'), [
+    assert.deepEqual(await store.readReceipts(sea('o-1')), [
       {
         orderId: 'o-1',
         version: 4,
@@ -416,14 +461,17 @@ describe('SQL Server order saga without a server: transactions and idempotency',
     ]);
   });
 
-  it('writeReceipt: one MERGE WITH (HOLDLOCK) on (order, version)', async () => {
+  it('writeReceipt: one MERGE WITH (HOLDLOCK) on (origin region, order, version)', async () => {
     const fake = new RecordingGateway();
     const store = new MssqlOrderSagaStore({ region: 'sea', gateway: fake });
-    await store.writeReceipt(sampleReceipt({ reason: null, hubVersion: null }));
+    await store.writeReceipt('sea', sampleReceipt({ reason: null, hubVersion: null }));
     assert.equal(fake.statements.length, 1);
     const [m] = fake.statements;
     assert.match(m?.text ?? '', /^MERGE \[dbo\]\.\[order_sync_receipt\] WITH \(HOLDLOCK\) AS t/);
-    assert.match(m?.text ?? '', /ON t\.\[order_id\] = s\.\[order_id\] AND t\.\[version\] = s\.\[version\]/);
+    assert.match(
+      m?.text ?? '',
+      /ON t\.\[origin_region\] = s\.\[origin_region\] AND t\.\[order_id\] = s\.\[order_id\] AND t\.\[version\] = s\.\[version\]/,
+    );
     assert.ok(m?.params.filter((p) => p.value === null).length === 2);
   });
 
@@ -508,7 +556,7 @@ describe('SQL Server order saga without a server: transactions and idempotency',
     assert.equal(fake.closed, 1);
     const closed = (e: unknown) => e instanceof SyncError && !e.retryable;
     await assert.rejects(store.migrate(), closed);
-    await assert.rejects(store.readReceipts('o'), closed);
+    await assert.rejects(store.readReceipts(sea('o')), closed);
     await assert.rejects(
       store.keepSnapshot('s', async () => ({ orderId: 'o', aggregate: null }), NOW),
       closed,

@@ -27,7 +27,9 @@ function hubOrder(
       .prepare('SELECT * FROM sales_order_line WHERE order_id = ? ORDER BY line_no')
       .all(orderId) as Row[],
     warranties: hub
-      .prepare('SELECT * FROM warranty_entitlement WHERE order_id = ? ORDER BY version, line_no')
+      .prepare(
+        'SELECT * FROM warranty_entitlement WHERE order_id = ? AND is_deleted = 0 ORDER BY version, line_no',
+      )
       .all(orderId) as Row[],
   };
 }
@@ -123,16 +125,22 @@ describe('order sync end to end', { timeout: 240_000 }, () => {
     );
     assert.equal(state!.lastAppliedVersion, 1);
     // The restore is itself a change (new change_seq), so replication carries the undo onwards;
-    // every business and sync column is as before.
+    // every business and sync column is as before, and the line v2 added is a tombstone (deletes
+    // travel as tombstones, never as hard deletes).
     const withoutCursor = (o: ReturnType<typeof hubOrder>) => ({
       header: { ...o.header, change_seq: undefined },
-      lines: o.lines.map((l) => ({ ...l, change_seq: undefined })),
+      lines: o.lines.filter((l) => l.line_no !== 90).map((l) => ({ ...l, change_seq: undefined })),
       warranties: o.warranties,
     });
+    const after = hubOrder(app, 'fail-1');
     assert.deepEqual(
-      withoutCursor(hubOrder(app, 'fail-1')),
+      withoutCursor(after),
       withoutCursor(before),
       'header, lines and after-sales records as before',
+    );
+    assert.deepEqual(
+      after.lines.filter((l) => l.line_no === 90).map((l) => [l.sku, l.is_deleted]),
+      [['GHOST-404', 1]],
     );
     const receipt = app
       .db('sea')

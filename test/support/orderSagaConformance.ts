@@ -38,6 +38,7 @@ function entitlement(
   version: number,
   lineNo: number,
   sku = 'PHONE-X1',
+  sourceRegion = 'sea',
 ): WarrantyEntitlement {
   return {
     orderId,
@@ -45,7 +46,7 @@ function entitlement(
     lineNo,
     sku,
     quantity: lineNo + 1,
-    sourceRegion: 'sea',
+    sourceRegion,
     startsAt: iso(T0),
     endsAt: iso(T0 + 730 * DAY),
   };
@@ -54,6 +55,7 @@ function entitlement(
 function snapshotOf(orderId: string, version: number): OrderSnapshot {
   const o = order(orderId, version, 2);
   return {
+    region: 'sea',
     orderId,
     aggregate: {
       header: { ...o.header, values: { ...o.header.values, customer_name: 'Zoë 山田', vip: true } },
@@ -61,6 +63,8 @@ function snapshotOf(orderId: string, version: number): OrderSnapshot {
     },
   };
 }
+
+const sea = (orderId: string) => ({ region: 'sea', orderId });
 
 const receipt = (over: Partial<SyncReceipt> = {}): SyncReceipt => ({
   orderId: 'sea-1',
@@ -97,8 +101,8 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       await Promise.all([s.migrate(), s.migrate()]);
       assert.equal(s.region, 'cn');
       assert.equal((await s.lookupProducts(['PHONE-X1'])).size, 0);
-      assert.deepEqual(await s.readEntitlements('none'), []);
-      assert.deepEqual(await s.readReceipts('none'), []);
+      assert.deepEqual(await s.readEntitlements(sea('none')), []);
+      assert.deepEqual(await s.readReceipts(sea('none')), []);
       assert.equal(await s.readSnapshot('none'), null);
     });
 
@@ -174,41 +178,73 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       assert.equal((await s.lookupProducts(['NEW-1', 'BAD-1'])).size, 0);
     });
 
-    it('entitlements: register replaces one order version, idempotently; remove counts; reads are ordered', async () => {
+    it('entitlements: a newer version replaces the older ones (tombstoned, not accumulated), idempotently', async () => {
       const s = await open();
       const v1 = [entitlement('sea-1', 1, 2), entitlement('sea-1', 1, 1, 'WATCH-W3')];
-      assert.equal(await s.registerEntitlements('sea-1', 1, v1), 2);
-      assert.equal(await s.registerEntitlements('sea-1', 1, v1), 2, 'a retried step');
-      const v2 = [entitlement('sea-1', 2, 3)];
-      await s.registerEntitlements('sea-1', 2, v2);
-      await s.registerEntitlements('sea-2', 1, [entitlement('sea-2', 1, 1)]);
-      assert.deepEqual(await s.readEntitlements('sea-1'), [v1[1], v1[0], v2[0]]);
-
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 1, v1), 2);
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 1, v1), 2, 'a retried step');
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), [v1[1], v1[0]]);
       const v1b = [entitlement('sea-1', 1, 5, 'TABLET-T8')];
-      assert.equal(await s.registerEntitlements('sea-1', 1, v1b), 1);
-      assert.deepEqual(await s.readEntitlements('sea-1'), [v1b[0], v2[0]]);
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 1, v1b), 1, 'the same version registered anew');
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), v1b);
 
-      assert.equal(await s.removeEntitlements('sea-1', 2), 1);
-      assert.equal(await s.removeEntitlements('sea-1', 2), 0, 'a retried compensation');
-      assert.equal(await s.removeEntitlements('nope', 1), 0);
-      assert.equal(await s.registerEntitlements('sea-1', 1, []), 0);
-      assert.deepEqual(await s.readEntitlements('sea-1'), []);
-      assert.deepEqual(await s.readEntitlements('sea-2'), [entitlement('sea-2', 1, 1)]);
+      const v2 = [entitlement('sea-1', 2, 3)];
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 2, v2), 1);
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), v2, 'v1 replaced, not accumulated');
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 2, v2), 1, 'a retried step');
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 1, v1), 0, 'an older version writes nothing');
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), v2);
+
+      // The same order id from another region is another order.
+      const eu1 = [entitlement('sea-1', 7, 1, 'BUDS-B2', 'eu')];
+      await s.registerEntitlements({ region: 'eu', orderId: 'sea-1' }, 7, eu1);
+      assert.deepEqual(await s.readEntitlements({ region: 'eu', orderId: 'sea-1' }), eu1);
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), v2);
+
+      // A deleted order (no entitlements) removes the live ones.
+      assert.equal(await s.registerEntitlements(sea('sea-1'), 3, []), 0);
+      assert.deepEqual(await s.readEntitlements(sea('sea-1')), []);
+      assert.deepEqual(await s.readEntitlements({ region: 'eu', orderId: 'sea-1' }), eu1);
+    });
+
+    it('entitlements: removing a version (compensation) revives what it replaced, unless a newer version came since', async () => {
+      const s = await open();
+      const v1 = [entitlement('sea-c', 1, 1)];
+      const v2 = [entitlement('sea-c', 2, 1), entitlement('sea-c', 2, 2)];
+      await s.registerEntitlements(sea('sea-c'), 1, v1);
+      await s.registerEntitlements(sea('sea-c'), 2, v2);
+      assert.equal(await s.removeEntitlements(sea('sea-c'), 2), 2);
+      assert.equal(await s.removeEntitlements(sea('sea-c'), 2), 0, 'a retried compensation');
+      assert.deepEqual(await s.readEntitlements(sea('sea-c')), v1, 'v1 is live again');
+      assert.equal(await s.removeEntitlements(sea('nope'), 1), 0);
+
+      // v3 registered, then a late compensation of v2 must not touch v3 nor revive v1.
+      const v3 = [entitlement('sea-c', 3, 4)];
+      await s.registerEntitlements(sea('sea-c'), 2, v2);
+      await s.registerEntitlements(sea('sea-c'), 3, v3);
+      assert.equal(await s.removeEntitlements(sea('sea-c'), 2), 0);
+      assert.deepEqual(await s.readEntitlements(sea('sea-c')), v3);
+      // A compensated delete (v4 registered nothing) brings v3's back.
+      await s.registerEntitlements(sea('sea-c'), 4, []);
+      assert.deepEqual(await s.readEntitlements(sea('sea-c')), []);
+      assert.equal(await s.removeEntitlements(sea('sea-c'), 4), 0);
+      assert.deepEqual(await s.readEntitlements(sea('sea-c')), v3);
     });
 
     it('entitlements: two registrations of one version at once leave one set; hostile ids and big versions round-trip', async () => {
       const s = await open();
       const rows = [entitlement('race', 7, 1), entitlement('race', 7, 2)];
-      await Promise.all([1, 2, 3].map(() => s.registerEntitlements('race', 7, rows)));
-      assert.deepEqual(await s.readEntitlements('race'), rows);
+      await Promise.all([1, 2, 3].map(() => s.registerEntitlements(sea('race'), 7, rows)));
+      assert.deepEqual(await s.readEntitlements(sea('race')), rows);
       const big = Number.MAX_SAFE_INTEGER;
+      const eu = (orderId: string) => ({ region: 'eu', orderId });
       for (const id of HOSTILE_VALUES) {
         const r = [{ ...entitlement(id, big, 1), sourceRegion: 'eu' }];
-        await s.registerEntitlements(id, big, r);
-        assert.deepEqual(await s.readEntitlements(id), r);
+        await s.registerEntitlements(eu(id), big, r);
+        assert.deepEqual(await s.readEntitlements(eu(id)), r);
       }
-      assert.equal(await s.removeEntitlements(HOSTILE_VALUES[0], big), 1);
-      assert.deepEqual(await s.readEntitlements(HOSTILE_VALUES[1]), [
+      assert.equal(await s.removeEntitlements(eu(HOSTILE_VALUES[0]), big), 1);
+      assert.deepEqual(await s.readEntitlements(eu(HOSTILE_VALUES[1])), [
         { ...entitlement(HOSTILE_VALUES[1], big, 1), sourceRegion: 'eu' },
       ]);
     });
@@ -239,7 +275,7 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       assert.equal(takes, 1);
       assert.deepEqual(await s.readSnapshot('saga-1'), first);
 
-      const none: OrderSnapshot = { orderId: 'sea-new', aggregate: null };
+      const none: OrderSnapshot = { region: 'sea', orderId: 'sea-new', aggregate: null };
       assert.deepEqual(await s.keepSnapshot('saga-2', async () => none, iso(T0)), none);
       assert.deepEqual(await s.readSnapshot('saga-2'), none);
       assert.deepEqual(await s.keepSnapshot(HOSTILE_VALUES[0], async () => none, iso(T0)), none);
@@ -269,29 +305,33 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       assert.deepEqual(await s.readSnapshot('new'), { orderId: 'd', aggregate: null });
     });
 
-    it('receipts: one per order version, replaced on rewrite, read in version order', async () => {
+    it('receipts: one per order version and origin region, replaced on rewrite, read in version order', async () => {
       const regionStore = await open('sea');
       const applied = receipt({ version: 2, hubVersion: 2, sagaId: 'order-sea-sea-1-v2' });
-      await regionStore.writeReceipt(applied);
-      await regionStore.writeReceipt(applied);
+      await regionStore.writeReceipt('sea', applied);
+      await regionStore.writeReceipt('sea', applied);
       const failed = receipt({
         status: 'failed',
         reason: `unknown-sku: the hub catalog does not know ${HOSTILE_VALUES.join(', ')}`,
         hubVersion: null,
       });
-      await regionStore.writeReceipt(failed);
-      assert.deepEqual(await regionStore.readReceipts('sea-1'), [failed, applied]);
+      await regionStore.writeReceipt('sea', failed);
+      assert.deepEqual(await regionStore.readReceipts(sea('sea-1')), [failed, applied]);
       const stale = { ...failed, status: 'stale' as const, reason: 'hub has version 9', hubVersion: 9 };
-      await regionStore.writeReceipt(stale);
-      assert.deepEqual(await regionStore.readReceipts('sea-1'), [stale, applied]);
-      assert.deepEqual(await regionStore.readReceipts('sea-2'), []);
+      await regionStore.writeReceipt('sea', stale);
+      assert.deepEqual(await regionStore.readReceipts(sea('sea-1')), [stale, applied]);
+      assert.deepEqual(await regionStore.readReceipts(sea('sea-2')), []);
+      const other = receipt({ sagaId: 'order-eu-sea-1-v1' });
+      await regionStore.writeReceipt('eu', other);
+      assert.deepEqual(await regionStore.readReceipts({ region: 'eu', orderId: 'sea-1' }), [other]);
+      assert.deepEqual(await regionStore.readReceipts(sea('sea-1')), [stale, applied]);
       const big = receipt({
         orderId: HOSTILE_VALUES[2],
         version: Number.MAX_SAFE_INTEGER,
         hubVersion: 2 ** 40,
       });
-      await regionStore.writeReceipt(big);
-      assert.deepEqual(await regionStore.readReceipts(HOSTILE_VALUES[2]), [big]);
+      await regionStore.writeReceipt('sea', big);
+      assert.deepEqual(await regionStore.readReceipts(sea(HOSTILE_VALUES[2])), [big]);
     });
 
     it('a closed store refuses work with a non-retryable error; close is idempotent', async () => {
@@ -301,8 +341,8 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       await s.close();
       const closed = (e: unknown) => e instanceof SyncError && !e.retryable;
       await assert.rejects(s.lookupProducts(['PHONE-X1']), closed);
-      await assert.rejects(s.readReceipts('sea-1'), closed);
-      await assert.rejects(s.writeReceipt(receipt()), closed);
+      await assert.rejects(s.readReceipts(sea('sea-1')), closed);
+      await assert.rejects(s.writeReceipt('sea', receipt()), closed);
     });
   });
 }

@@ -312,40 +312,67 @@ export function regionStoreConformance(name: string, sut: () => StoreUnderTest):
       assert.equal(new Set(keys).size, 123);
     });
 
-    it('replaces an order aggregate under its version guard and restores a snapshot', async () => {
+    it('replaces an order aggregate under its version guard and restores a snapshot with tombstones', async () => {
       const store = await open('cn');
       const tables = orderTables(env.tableName('o_'));
+      const sea = (orderId: string) => ({ region: 'sea', orderId });
       await store.migrate([tables.header, tables.lines]);
       assert.deepEqual(await store.replaceOrder(tables, order('sea-1', 1, 3), OPEN_GUARD), {
         kind: 'applied',
         previousVersion: null,
       });
-      const snap = await store.snapshotOrder(tables, 'sea-1');
+      const snap = await store.snapshotOrder(tables, sea('sea-1'));
       assert.equal(snap.aggregate?.lines.length, 3);
-      assert.deepEqual(await store.replaceOrder(tables, order('sea-1', 2, 2), OPEN_GUARD), {
+      assert.equal(snap.region, 'sea');
+      assert.deepEqual(await store.replaceOrder(tables, order('sea-1', 2, 4), OPEN_GUARD), {
         kind: 'applied',
         previousVersion: 1,
       });
-      const v2 = await store.readOrder(tables, 'sea-1');
-      assert.deepEqual(
-        v2?.lines.map((l) => [l.values.line_no, l.isDeleted]),
-        [
-          [1, false],
-          [2, false],
-          [3, true],
-        ],
-      );
+      assert.deepEqual(await store.replaceOrder(tables, order('sea-1', 3, 2), OPEN_GUARD), {
+        kind: 'applied',
+        previousVersion: 2,
+      });
+      const v3 = await store.readOrder(tables, sea('sea-1'));
+      const lineState = (o: typeof v3) => o?.lines.map((l) => [l.values.line_no, l.isDeleted]);
+      assert.deepEqual(lineState(v3), [
+        [1, false],
+        [2, false],
+        [3, true],
+        [4, true],
+      ]);
       assert.equal((await store.replaceOrder(tables, order('sea-1', 1, 5), OPEN_GUARD)).kind, 'stale');
-      assert.equal((await store.replaceOrder(tables, order('sea-1', 2, 2), OPEN_GUARD)).kind, 'unchanged');
-      await store.restoreOrder(tables, snap);
-      await store.restoreOrder(tables, snap); // idempotent
-      assert.deepEqual(await store.readOrder(tables, 'sea-1'), snap.aggregate);
+      assert.equal((await store.replaceOrder(tables, order('sea-1', 3, 2), OPEN_GUARD)).kind, 'unchanged');
+      // Restoring v1 on behalf of a saga that wrote v2: the hub holds v3 now, which stays.
+      assert.deepEqual(await store.restoreOrder(tables, snap, 2), { kind: 'superseded', currentVersion: 3 });
+      assert.deepEqual(await store.readOrder(tables, sea('sea-1')), v3);
+      // On behalf of the saga that wrote v3: v1 is back, line 4 (absent in v1) is a tombstone.
+      assert.deepEqual(await store.restoreOrder(tables, snap, 3), { kind: 'restored' });
+      assert.deepEqual(await store.restoreOrder(tables, snap, 3), { kind: 'restored' }, 'idempotent');
+      const restored = await store.readOrder(tables, sea('sea-1'));
+      assert.deepEqual(restored?.header, snap.aggregate?.header);
+      assert.deepEqual(restored?.lines.slice(0, 3), snap.aggregate?.lines);
+      assert.deepEqual(lineState(restored), [
+        [1, false],
+        [2, false],
+        [3, false],
+        [4, true],
+      ]);
 
-      const absent = await store.snapshotOrder(tables, 'sea-2');
+      // An order that was absent becomes a version-less tombstone (never a hard delete), and any
+      // version applies after it.
+      const absent = await store.snapshotOrder(tables, sea('sea-2'));
       assert.equal(absent.aggregate, null);
-      await store.replaceOrder(tables, order('sea-2', 1, 2), OPEN_GUARD);
-      await store.restoreOrder(tables, absent);
-      assert.equal(await store.readOrder(tables, 'sea-2'), null);
+      await store.replaceOrder(tables, order('sea-2', 4, 2), OPEN_GUARD);
+      assert.deepEqual(await store.restoreOrder(tables, absent, 4), { kind: 'restored' });
+      assert.deepEqual(await store.restoreOrder(tables, absent, 4), { kind: 'restored' });
+      const tomb = await store.readOrder(tables, sea('sea-2'));
+      assert.equal(tomb?.header.isDeleted, true);
+      assert.equal(tomb?.header.values.version, null);
+      assert.deepEqual(lineState(tomb), [
+        [1, true],
+        [2, true],
+      ]);
+      assert.equal((await store.replaceOrder(tables, order('sea-2', 4, 1), OPEN_GUARD)).kind, 'applied');
 
       const leak = order('eu-9', 1, 1, 'eu');
       const res = await store.replaceOrder(
@@ -357,7 +384,31 @@ export function regionStoreConformance(name: string, sut: () => StoreUnderTest):
         { forbiddenColumns: [], pseudonymizedColumns: ['customer_email'] },
       );
       assert.equal(res.kind, 'rejected');
-      assert.equal(await store.readOrder(tables, 'eu-9'), null);
+      assert.equal(await store.readOrder(tables, { region: 'eu', orderId: 'eu-9' }), null);
+    });
+
+    it('keeps the same order id from two regions side by side (keyed by origin region and order id)', async () => {
+      const store = await open('cn');
+      const tables = orderTables(env.tableName('o2_'));
+      await store.migrate([tables.header, tables.lines]);
+      const seaOrder = order('o2-3', 5, 5, 'sea');
+      const euOrder = order('o2-3', 98, 2, 'eu');
+      assert.equal((await store.replaceOrder(tables, seaOrder, OPEN_GUARD)).kind, 'applied');
+      assert.deepEqual(await store.replaceOrder(tables, euOrder, OPEN_GUARD), {
+        kind: 'applied',
+        previousVersion: null,
+      });
+      const sea = await store.readOrder(tables, { region: 'sea', orderId: 'o2-3' });
+      const eu = await store.readOrder(tables, { region: 'eu', orderId: 'o2-3' });
+      assert.deepEqual(sea, seaOrder, 'the sea order is untouched: v5, five live lines');
+      assert.deepEqual(eu, euOrder);
+      // An older sea version is stale against sea's own order only.
+      assert.equal((await store.replaceOrder(tables, order('o2-3', 4, 1, 'sea'), OPEN_GUARD)).kind, 'stale');
+      assert.equal(
+        (await store.replaceOrder(tables, order('o2-3', 6, 1, 'sea'), OPEN_GUARD)).kind,
+        'applied',
+      );
+      assert.deepEqual(await store.readOrder(tables, { region: 'eu', orderId: 'o2-3' }), euOrder);
     });
 
     it('refuses hostile table and column names before any SQL runs', async () => {

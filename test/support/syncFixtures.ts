@@ -48,7 +48,7 @@ export function orderTables(prefix = ''): OrderTables {
     header: {
       canonical: 'sales_order',
       table: `${prefix}sales_order`,
-      keyColumns: ['order_id'],
+      keyColumns: ['home_region', 'order_id'],
       columns: Object.fromEntries(
         ['order_id', 'home_region', 'version', 'customer_email', 'total_amount', 'status'].map((c) => [c, c]),
       ),
@@ -56,12 +56,14 @@ export function orderTables(prefix = ''): OrderTables {
     lines: {
       canonical: 'sales_order_line',
       table: `${prefix}sales_order_line`,
-      keyColumns: ['order_id', 'line_no'],
+      keyColumns: ['home_region', 'order_id', 'line_no'],
       columns: Object.fromEntries(
         ['order_id', 'line_no', 'home_region', 'sku', 'quantity'].map((c) => [c, c]),
       ),
     },
     versionColumn: 'version',
+    regionColumn: 'home_region',
+    orderColumn: 'order_id',
   };
 }
 

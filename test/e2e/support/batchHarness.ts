@@ -57,8 +57,8 @@ export interface RunStatus {
 const KEYS: Record<string, string[]> = {
   price_list: ['sku', 'currency'],
   promotion: ['promotion_id'],
-  sales_order: ['order_id'],
-  sales_order_line: ['order_id', 'line_no'],
+  sales_order: ['home_region', 'order_id'],
+  sales_order_line: ['home_region', 'order_id', 'line_no'],
 };
 
 export async function startSyncApp(
