@@ -10,9 +10,15 @@ import { flowOf, mappingOf } from './runtime.js';
 /**
  * Reads a staged page and upserts it into the target under the flow's conflict policy, re-checked
  * by the link's residency guard, storing the checkpoint and the audit record in the same
- * transaction. A page without rows (all held back) still moves the checkpoint.
+ * transaction. A page without rows (all held back) still moves the checkpoint. Runs on a page
+ * worker when the runtime has them.
  */
-export function createApplyPage(deps: Pick<SyncRuntime, 'topology' | 'store' | 'staging' | 'now'>) {
+export function createApplyPage(
+  deps: Pick<SyncRuntime, 'topology' | 'store' | 'staging' | 'now'> &
+    Partial<Pick<SyncRuntime, 'pageWorkers'>>,
+) {
+  const workers = deps.pageWorkers ?? null;
+  if (workers !== null) return (input: ApplyPageInput) => workers.run('applyPage', input);
   return async function applyPage(input: ApplyPageInput): Promise<ApplyPageOutput> {
     const flow = flowOf(deps.topology, input.link.flow);
     let rows: SyncRow[] = [];

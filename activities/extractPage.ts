@@ -19,11 +19,15 @@ export function inWindow(row: ChangeRow, window: TimeWindow | undefined): boolea
 /**
  * Reads one keyset page of the source after the cursor (up to the run's high-water mark), applies
  * loop prevention and the link's residency policy, stages what may cross to blob and returns only
- * the blob name, counts and the next cursor: rows never enter durable history.
+ * the blob name, counts and the next cursor: rows never enter durable history. Runs on a page
+ * worker when the runtime has them.
  */
 export function createExtractPage(
-  deps: Pick<SyncRuntime, 'topology' | 'store' | 'staging' | 'pseudonymKey'>,
+  deps: Pick<SyncRuntime, 'topology' | 'store' | 'staging' | 'pseudonymKey'> &
+    Partial<Pick<SyncRuntime, 'pageWorkers'>>,
 ) {
+  const workers = deps.pageWorkers ?? null;
+  if (workers !== null) return (input: ExtractPageInput) => workers.run('extractPage', input);
   return async function extractPage(input: ExtractPageInput): Promise<ExtractPageOutput> {
     const flow = flowOf(deps.topology, input.link.flow);
     const source = await deps.store(input.link.source);

@@ -65,7 +65,12 @@ function linkView(topology: Topology, pseudonymKey: string | null, link: LinkId,
   };
 }
 
-export function createCompareLink(deps: Pick<SyncRuntime, 'topology' | 'store' | 'pseudonymKey'>) {
+export function createCompareLink(
+  deps: Pick<SyncRuntime, 'topology' | 'store' | 'pseudonymKey'> & Partial<Pick<SyncRuntime, 'pageWorkers'>>,
+) {
+  // Whole-table scans: on a page worker when the runtime has them, never on the host's thread.
+  const workers = deps.pageWorkers ?? null;
+  if (workers !== null) return (input: CompareLinkInput) => workers.run('compareLink', input);
   return async function compareLink(input: CompareLinkInput): Promise<CompareLinkOutput> {
     const view = linkView(deps.topology, deps.pseudonymKey, input.link, input.table);
     const ranges = splitKeySpace(input.ranges);
@@ -117,7 +122,12 @@ async function collect(
   return out;
 }
 
-export function createRepairRange(deps: Pick<SyncRuntime, 'topology' | 'store' | 'pseudonymKey' | 'now'>) {
+export function createRepairRange(
+  deps: Pick<SyncRuntime, 'topology' | 'store' | 'pseudonymKey' | 'now'> &
+    Partial<Pick<SyncRuntime, 'pageWorkers'>>,
+) {
+  const workers = deps.pageWorkers ?? null;
+  if (workers !== null) return (input: RepairRangeInput) => workers.run('repairRange', input);
   return async function repairRange(input: RepairRangeInput): Promise<RepairCounts> {
     const view = linkView(deps.topology, deps.pseudonymKey, input.link, input.table);
     const source = await deps.store(input.link.source);

@@ -2,7 +2,10 @@
  * The ports batch sync needs, built once from the validated config at the composition root
  * (STYLE §4) and closed in app.hook.appTerminate. Region stores open lazily (a region that no
  * flow of this run touches costs nothing) and are migrated for every table of every flow once.
+ * Page work (extract, apply, compare, repair) runs on a pool of worker threads, each with its own
+ * runtime over the same config (pageWorkers.ts).
  */
+import os from 'node:os';
 import { BlobRunHistory } from '../adapters/blobRunHistory.js';
 import { AzureBlobStaging } from '../adapters/blobStaging.js';
 import { openMssqlRegionStore } from '../adapters/mssqlRegionStore.js';
@@ -14,6 +17,8 @@ import type { BlobStaging, RegionStore } from '../sync/ports.js';
 import type { RunHistory } from '../sync/runHistory.js';
 import type { Flow, Topology } from '../sync/topology.js';
 import { flowOf, tableMappingFor } from '../sync/topology.js';
+import type { PageWorkers } from './pageWorkers.js';
+import { createPageWorkers } from './pageWorkers.js';
 
 /** Where reports and other JSON documents of a run go (beside the staged pages). */
 export interface JsonBlobs {
@@ -35,6 +40,8 @@ export interface SyncRuntime {
   readonly runRetentionDays: number;
   /** The wall clock, for checkpoint and audit timestamps (activities only; never orchestrators). */
   now(): Date;
+  /** Where page activities run when not on the calling thread; null runs them inline. */
+  readonly pageWorkers: PageWorkers | null;
   close(): Promise<void>;
 }
 
@@ -48,7 +55,28 @@ export function mappingOf(flow: Flow, canonical: string, region: RegionId): Tabl
 
 export { flowOf };
 
-export function createRuntime(config: AppConfig): SyncRuntime {
+export interface RuntimeOptions {
+  /**
+   * Worker threads for page work: default one per available core, at most 4; 0 runs page work on
+   * the calling thread (inside a page worker, and whenever a store is an in-memory database, which
+   * another thread could not see).
+   */
+  readonly pageWorkers?: number;
+}
+
+const MAX_PAGE_WORKERS = 4;
+
+function pageWorkerCount(config: AppConfig, options: RuntimeOptions): number {
+  if (Object.values(config.stores).some((s) => s.kind === 'sqlite' && s.file === ':memory:')) return 0;
+  return Math.max(
+    0,
+    Math.floor(options.pageWorkers ?? Math.min(MAX_PAGE_WORKERS, os.availableParallelism())),
+  );
+}
+
+export function createRuntime(config: AppConfig, options: RuntimeOptions = {}): SyncRuntime {
+  const workerCount = pageWorkerCount(config, options);
+  const pageWorkers = workerCount > 0 ? createPageWorkers(config, workerCount) : null;
   const opened = new Map<RegionId, Promise<RegionStore>>();
   const staging = new AzureBlobStaging({
     connectionString: config.staging.connectionString,
@@ -106,7 +134,9 @@ export function createRuntime(config: AppConfig): SyncRuntime {
     }),
     runRetentionDays: config.runHistory.retentionDays,
     now: () => new Date(),
+    pageWorkers,
     async close() {
+      await pageWorkers?.close();
       const stores = await Promise.allSettled([...opened.values()]);
       opened.clear();
       for (const s of stores) if (s.status === 'fulfilled') await s.value.close();

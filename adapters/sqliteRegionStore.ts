@@ -1,19 +1,16 @@
 /**
  * RegionStore over SQLite (better-sqlite3), the embedded default: one database file per region,
  * WAL mode, `change_seq` kept by triggers. Statements are prepared once per table and every page
- * is one transaction, so the checkpoint is stored with the rows it describes. Large pages of a
- * file database are applied on a worker thread with its own connection (same code, same
- * transaction), so a target's SQLite work runs beside the extracts and the host instead of on
- * their thread; the store's write lock (BEGIN IMMEDIATE + busy_timeout) orders the two connections.
+ * is one transaction, so the checkpoint is stored with the rows it describes. Every call runs on
+ * the caller's thread: batch page work reaches the store on a page worker with its own
+ * connection (activities/pageWorkers.ts); BEGIN IMMEDIATE + busy_timeout order the connections.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Statement } from 'better-sqlite3';
 import { resolveConflict } from '../sync/conflict.js';
 import { SyncError } from '../sync/errors.js';
-import type { SyncErrorCode } from '../sync/errors.js';
 import type { CompiledMapping } from '../sync/mapping.js';
 import { compileMapping } from '../sync/mapping.js';
 import type {
@@ -168,45 +165,11 @@ function rowParams(row: SyncRow, m: CompiledMapping, seq: number): Bindable[] {
   return out;
 }
 
-/** Rows in flat form: values in canonical column order, then modifiedAt, originRegion, isDeleted. */
-type FlatRow = SqlValue[];
-
-function flatten(rows: readonly SyncRow[], m: CompiledMapping): FlatRow[] {
-  const cols = m.canonicalColumns;
-  const n = cols.length;
-  const out = new Array<FlatRow>(rows.length);
-  for (let j = 0; j < rows.length; j++) {
-    const r = rows[j] as SyncRow;
-    const a = new Array<SqlValue>(n + 3);
-    for (let i = 0; i < n; i++) a[i] = r.values[cols[i] as string] ?? null;
-    a[n] = r.modifiedAt;
-    a[n + 1] = r.originRegion;
-    a[n + 2] = r.isDeleted;
-    out[j] = a;
-  }
-  return out;
-}
-
-function unflatten(rows: readonly FlatRow[], m: CompiledMapping): SyncRow[] {
-  const cols = m.canonicalColumns;
-  const n = cols.length;
-  return rows.map((a) => {
-    const values: Record<string, SqlValue> = {};
-    for (let i = 0; i < n; i++) values[cols[i] as string] = a[i] as SqlValue;
-    return {
-      values,
-      modifiedAt: a[n] as string,
-      originRegion: a[n + 1] as string,
-      isDeleted: a[n + 2] === true,
-    };
-  });
-}
-
 type ApplyCounts = { inserted: number; updated: number; unchanged: number; lostConflicts: number };
 
 /**
  * The guarded upsert of one page, its checkpoint and its audit record, in one IMMEDIATE
- * transaction. The same function runs on the store's connection or on its apply worker's.
+ * transaction.
  */
 function applyRows(
   db: Database,
@@ -320,44 +283,6 @@ function writeAudit(db: Database, a: AuditEntry): void {
   ).run(a.runId, a.flow, a.source, a.target, a.table, a.rows, a.written, a.policy, a.at, a.effect ?? null);
 }
 
-/** Pages smaller than this are applied on the store's own connection (a hop costs more). */
-const WORKER_MIN_ROWS = 256;
-
-/**
- * Whether a page can go to the apply worker with an identical outcome: the worker sees only the
- * mapped columns (missing ones as null, which the conflict policy already treats alike), so the
- * policy must not read a column outside the mapping.
- */
-function workerSafe(request: ApplyPageRequest, m: CompiledMapping): boolean {
-  const home = request.policy.homeRegionColumn;
-  return request.policy.name !== 'origin-wins' || home === undefined || m.canonicalColumns.includes(home);
-}
-
-interface ApplyJob {
-  readonly id: number;
-  readonly mapping: TableMapping;
-  readonly rows: FlatRow[];
-  readonly policy: ApplyPageRequest['policy'];
-  readonly checkpoint: Checkpoint;
-  readonly audit: ApplyPageRequest['audit'];
-}
-
-type ApplyReply =
-  | { readonly id: number; readonly ok: true; readonly counts: ApplyCounts }
-  | {
-      readonly id: number;
-      readonly ok: false;
-      readonly code: SyncErrorCode;
-      readonly message: string;
-      readonly retryable: boolean;
-    };
-
-interface WorkerSetup {
-  readonly kind: 'sqlite-apply-worker';
-  readonly file: string;
-  readonly busyTimeoutMs: number;
-}
-
 function openConnection(file: string, busyTimeoutMs: number): Database {
   const db = new BetterSqlite3(file);
   db.pragma('journal_mode = WAL');
@@ -367,111 +292,6 @@ function openConnection(file: string, busyTimeoutMs: number): Database {
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return db;
 }
-
-/**
- * Applies pages on a worker thread with its own connection to the store's file, so the SQLite
- * work of page applies (one target per store) runs beside the extracts, staging and the host's
- * own work instead of on their thread. Jobs run one after another, each in its own transaction.
- */
-class ApplyWorker {
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve(c: ApplyCounts): void; reject(e: unknown): void }>();
-
-  constructor(
-    private readonly file: string,
-    private readonly busyTimeoutMs: number,
-  ) {}
-
-  private start(): Worker {
-    if (this.worker !== null) return this.worker;
-    const setup: WorkerSetup = {
-      kind: 'sqlite-apply-worker',
-      file: this.file,
-      busyTimeoutMs: this.busyTimeoutMs,
-    };
-    const w = new Worker(__filename, { workerData: setup });
-    w.unref();
-    w.on('message', (reply: ApplyReply) => {
-      const p = this.pending.get(reply.id);
-      if (p === undefined) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.counts);
-      else p.reject(new SyncError(reply.code, reply.message, { retryable: reply.retryable }));
-    });
-    const fail = (e: unknown) => {
-      this.worker = null;
-      const err = new SyncError('connection', `apply worker of ${this.file} stopped: ${String(e)}`, {
-        cause: e,
-        retryable: true,
-      });
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => {
-      if (this.worker === w) fail(`exit ${code}`);
-    });
-    this.worker = w;
-    return w;
-  }
-
-  async apply(request: ApplyPageRequest, m: CompiledMapping): Promise<ApplyPageResult> {
-    const w = this.start();
-    const id = this.nextId++;
-    const job: ApplyJob = {
-      id,
-      mapping: request.table,
-      rows: flatten(request.rows, m),
-      policy: request.policy,
-      checkpoint: request.checkpoint,
-      audit: request.audit,
-    };
-    const counts = await new Promise<ApplyCounts>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.ref(); // keep the process alive while a page is in flight
-      w.postMessage(job);
-    }).finally(() => {
-      if (this.pending.size === 0) this.worker?.unref();
-    });
-    return { kind: 'applied', ...counts } as const;
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w !== null) await w.terminate();
-    const err = new SyncError('connection', `apply worker of ${this.file} closed`, { retryable: true });
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
-}
-
-/** The apply worker's side: one connection, statements per table, jobs in arrival order. */
-function runApplyWorker(setup: WorkerSetup): void {
-  const db = openConnection(setup.file, setup.busyTimeoutMs);
-  const opsByMapping = new Map<string, TableOps>();
-  parentPort?.on('message', (job: ApplyJob) => {
-    let reply: ApplyReply;
-    try {
-      const id = JSON.stringify(job.mapping);
-      let ops = opsByMapping.get(id);
-      if (ops === undefined) {
-        ops = buildOps(db, compileMapping(job.mapping));
-        opsByMapping.set(id, ops);
-      }
-      const counts = applyRows(db, ops, unflatten(job.rows, ops.m), job);
-      reply = { id: job.id, ok: true, counts };
-    } catch (e) {
-      const err = translateSqliteError(e, 'applyPage');
-      reply = { id: job.id, ok: false, code: err.code, message: err.message, retryable: err.retryable };
-    }
-    parentPort?.postMessage(reply);
-  });
-}
-
-if (!isMainThread && (workerData as Partial<WorkerSetup> | null)?.kind === 'sqlite-apply-worker')
-  runApplyWorker(workerData as WorkerSetup);
 
 export interface SqliteRegionStoreOptions {
   readonly region: RegionId;
@@ -487,8 +307,6 @@ export class SqliteRegionStore implements RegionStore {
   private readonly ops = new Map<string, TableOps>();
   private readonly prepared = new Set<string>();
   private readonly linesByOrder = new Map<string, Statement>();
-  /** Applies large pages on a worker thread (file databases only; null for `:memory:`). */
-  private readonly applier: ApplyWorker | null;
   private closed = false;
 
   constructor(options: SqliteRegionStoreOptions) {
@@ -498,7 +316,6 @@ export class SqliteRegionStore implements RegionStore {
       const busy = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
       this.db = openConnection(options.file, busy);
       migrateSyncTables(this.db);
-      this.applier = options.file === ':memory:' ? null : new ApplyWorker(options.file, busy);
     } catch (e) {
       throw translateSqliteError(e, `open ${options.file}`);
     }
@@ -606,14 +423,11 @@ export class SqliteRegionStore implements RegionStore {
   }
 
   async applyPage(request: ApplyPageRequest): Promise<ApplyPageResult> {
-    return this.run('applyPage', (): ApplyPageResult | Promise<ApplyPageResult> => {
+    return this.run('applyPage', (): ApplyPageResult => {
       const problem = guardProblem(request.rows, request.guard);
       if (problem !== null)
         return { kind: 'rejected', reason: 'residency-violation', detail: problem } as const;
-      const ops = this.opsFor(request.table);
-      if (this.applier !== null && request.rows.length >= WORKER_MIN_ROWS && workerSafe(request, ops.m))
-        return this.applier.apply(request, ops.m);
-      const counts = applyRows(this.db, ops, request.rows, request);
+      const counts = applyRows(this.db, this.opsFor(request.table), request.rows, request);
       return { kind: 'applied', ...counts } as const;
     });
   }
@@ -799,7 +613,6 @@ export class SqliteRegionStore implements RegionStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.applier?.close();
     this.db.close();
   }
 }

@@ -1,24 +1,39 @@
 /**
- * Batch sync throughput: a pricing sync of N hub rows to the three spokes through the whole
- * pipeline (HTTP start, flowSync, pairSync, extractPage -> gzip blob in Azurite -> applyPage with
- * the guarded upsert and checkpoint, on devhost with its SQLite task hub), beside a plain keyset
- * copy loop between the same SQLite files in the same run (read a page after the cursor, insert
- * it in one transaction). Prints rows/s of each and the ratio (goal: pipeline >= 50% of the loop).
+ * Batch sync throughput, scaling and responsiveness: a pricing sync of N hub rows to the three
+ * spokes through the whole pipeline (HTTP start, flowSync, pairSync, extractPage -> gzip blob in
+ * Azurite -> applyPage with the guarded upsert and checkpoint, on devhost with its SQLite task
+ * hub), beside a plain keyset copy loop between the same SQLite files in the same run (read a page
+ * after the cursor, insert it in one transaction). For every size it prints:
+ * - rows/s of the pipeline and of the plain loop, and their ratio (goal: pipeline >= 60%);
+ * - where the pipeline's time goes: per-activity time from devhost's `Executed` lines, and the
+ *   time between activities (durable dispatch, history, replay);
+ * - status latency while the run goes: `/api/sync/pricing/status` and the Durable status URL are
+ *   each polled every --poll-ms (default 100 ms); p50/p99/max (goal: p99 <= 200 ms);
+ * - the devhost process's peak RSS (Linux /proc VmHWM; goal: <= 600 MB at 3M rows).
+ * With several sizes it ends with the time ratios between consecutive sizes (goal: linear,
+ * t(3M)/t(1M) <= 3.3) and one summary table. The machine's load average is printed beside each
+ * run: compare ratios measured in the same run, not absolute figures.
  *
- * Usage: node dist/bench/batchSync.js [--rows 1000000] [--page-size 5000] [--keep]
+ * Usage: node dist/bench/batchSync.js [--rows 100000,1000000,3000000] [--page-size 5000]
+ *          [--poll-ms 100] [--cpu-prof <dir>] [--keep]
+ * A quick run: `npm run bench -- batchSync --rows 200000`. The default full scaling run takes
+ * several minutes (most of it seeding and the plain loops).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../config/loadConfig';
-import { seedDemo } from '../scripts/demoSeed';
+import { hubPrice, insertRows, seedDemo } from '../scripts/demoSeed';
 import { startDevhost } from '../test/support/devhost';
 import { localAppEnv } from '../test/support/localApp';
 
 const APP_DIR = path.resolve(__dirname, '../..');
 const SPOKES = ['sea', 'eu', 'latam'] as const;
+const GOAL = { ratio: 60, statusP99Ms: 200, scaling: 3.3, peakRssMb: 600 } as const;
+/** A status request slower than this counts as timed out (the 10 s the issue saw). */
+const STATUS_TIMEOUT_MS = 10_000;
 
 /** The baseline: keyset pages from the hub file into a copy table in each spoke file. */
 function plainCopy(hubFile: string, spokeFile: string, pageSize: number): number {
@@ -58,45 +73,139 @@ function plainCopy(hubFile: string, spokeFile: string, pageSize: number): number
     if (rows.length < pageSize) break;
     rows = next.all(last[10], last[0], last[1], pageSize) as unknown[][];
   }
+  spoke.exec('DROP TABLE price_list_copy');
   hub.close();
   spoke.close();
   return copied;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      rows: { type: 'string', default: '1000000' },
-      'page-size': { type: 'string', default: '5000' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
-  const n = Number(values.rows);
-  const pageSize = Number(values['page-size']);
+/** Latencies of one polled endpoint. */
+class Latencies {
+  readonly ms: number[] = [];
+  timeouts = 0;
+  errors = 0;
+  pct(p: number): number {
+    const s = [...this.ms].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : (s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number);
+  }
+  max(): number {
+    return this.ms.reduce((m, x) => Math.max(m, x), 0);
+  }
+  text(): string {
+    const bad =
+      this.timeouts + this.errors === 0 ? '' : `, ${this.timeouts} timed out, ${this.errors} failed`;
+    return `n=${this.ms.length} p50 ${this.pct(50).toFixed(0)} ms  p99 ${this.pct(99).toFixed(0)} ms  max ${this.max().toFixed(0)} ms${bad}`;
+  }
+}
+
+/** One timed GET; a timeout counts as STATUS_TIMEOUT_MS. Resolves with the parsed body, if any. */
+async function timedGet(url: string, into: Latencies): Promise<unknown> {
+  const t = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
+    const body: unknown = await res.json();
+    into.ms.push(performance.now() - t);
+    if (res.status >= 500) into.errors++;
+    return body;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'TimeoutError') {
+      into.timeouts++;
+      into.ms.push(STATUS_TIMEOUT_MS);
+    } else into.errors++;
+    return undefined;
+  }
+}
+
+/** A process's resident set now and its peak (kB fields of /proc/<pid>/status; Linux only). */
+function rssMb(pid: number): { now: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+    return { now: field('VmRSS'), peak: field('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/** Per-function invocation time from devhost's `Executed 'Functions.x' (..., Duration=Nms)` lines. */
+function invocationTimes(output: string): Map<string, { count: number; ms: number }> {
+  const out = new Map<string, { count: number; ms: number }>();
+  for (const m of output.matchAll(
+    /Executed 'Functions\.([^']+)' \((?:Succeeded|Failed), [^)]*Duration=(\d+)ms\)/g,
+  )) {
+    const e = out.get(m[1] as string) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += Number(m[2]);
+    out.set(m[1] as string, e);
+  }
+  return out;
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+interface SizeResult {
+  readonly rows: number;
+  readonly pages: number;
+  readonly pipelineSeconds: number;
+  readonly plainSeconds: number;
+  readonly appStatus: Latencies;
+  readonly durableStatus: Latencies;
+  readonly peakRssMb: number | null;
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+}
+
+async function runSize(
+  n: number,
+  pageSize: number,
+  pollMs: number,
+  cpuProf: string | undefined,
+  keep: boolean,
+): Promise<SizeResult> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'batch-bench-'));
   const env = await localAppEnv(root);
   const config = loadConfig(env, { cwd: root });
   const file = (region: string) => (config.stores[region] as { file: string }).file;
-  console.log(`seeding ${n} hub prices in ${root} ...`);
+  console.log(`\n--- ${n} hub prices -> ${SPOKES.length} spokes, page size ${pageSize} (${root})`);
   let t = performance.now();
   await seedDemo(config, {
-    hubPrices: n,
+    hubPrices: 0,
     spokePrices: 0,
     promotions: 0,
     ordersPerSpoke: 0,
     base: '2026-01-01T00:00:00.000Z',
   });
-  console.log(`  seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // The hub's prices in chunks, so the seed itself stays small at millions of rows.
+  const hubDb = new BetterSqlite3(file('cn'));
+  for (let i = 0; i < n; i += 100_000)
+    insertRows(
+      hubDb,
+      'price_list',
+      Array.from({ length: Math.min(100_000, n - i) }, (_, j) => hubPrice(i + j, '2026-01-01T00:00:00.000Z')),
+    );
+  hubDb.close();
+  console.log(`seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-  // The pipeline, driven as a user would: POST, then poll the status URL.
+  // The pipeline, driven as a user would: POST, then poll the status URLs.
   const host = await startDevhost({
     appDir: APP_DIR,
     dataDir: path.join(root, 'host'),
     env,
     readyTimeoutMs: 60_000,
+    nodeArgs: cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`],
   });
+  const appStatus = new Latencies();
+  const durableStatus = new Latencies();
+  let peakRssMb: number | null = null;
   let pipelineSeconds: number;
   let report: { totals: { rowsWritten: number; pages: number } };
+  const loadBefore = load();
+  let output = '';
   try {
     t = performance.now();
     const res = await fetch(`${host.origin}/api/sync/pricing`, {
@@ -106,33 +215,37 @@ async function main(): Promise<void> {
     });
     const started = (await res.json()) as { statusQueryGetUri: string };
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(started)}`);
+    // Both status endpoints every pollMs, each request timed on its own, until the run ends.
     for (;;) {
-      const s = (await (await fetch(started.statusQueryGetUri)).json()) as {
-        runtimeStatus: string;
-        output: unknown;
-      };
-      if (s.runtimeStatus === 'Completed') {
+      const tick = performance.now();
+      const [, s] = await Promise.all([
+        timedGet(`${host.origin}/api/sync/pricing/status`, appStatus),
+        timedGet(started.statusQueryGetUri, durableStatus) as Promise<
+          { runtimeStatus: string; output: unknown } | undefined
+        >,
+      ]);
+      const rss = rssMb(host.pid);
+      if (rss !== null) peakRssMb = Math.max(peakRssMb ?? 0, rss.peak);
+      if (s?.runtimeStatus === 'Completed') {
         report = s.output as typeof report;
         break;
       }
-      if (s.runtimeStatus === 'Failed' || s.runtimeStatus === 'Terminated')
+      if (s?.runtimeStatus === 'Failed' || s?.runtimeStatus === 'Terminated')
         throw new Error(`run ${s.runtimeStatus}: ${JSON.stringify(s.output)}`);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, Math.max(0, pollMs - (performance.now() - tick))));
     }
     pipelineSeconds = (performance.now() - t) / 1000;
   } finally {
+    output = host.output();
     await host.stop();
   }
-  const delivered = SPOKES.reduce(
-    (sum, s) =>
-      sum +
-      (
-        new BetterSqlite3(file(s), { readonly: true })
-          .prepare('SELECT count(*) AS c FROM price_list')
-          .get() as { c: number }
-      ).c,
-    0,
-  );
+  const loadAfter = load();
+  const delivered = SPOKES.reduce((sum, s) => {
+    const db = new BetterSqlite3(file(s), { readonly: true });
+    const c = (db.prepare('SELECT count(*) AS c FROM price_list').get() as { c: number }).c;
+    db.close();
+    return sum + c;
+  }, 0);
   if (delivered !== 3 * n || report.totals.rowsWritten !== 3 * n)
     throw new Error(
       `pipeline delivered ${delivered} rows (report: ${report.totals.rowsWritten}), expected ${3 * n}`,
@@ -147,16 +260,132 @@ async function main(): Promise<void> {
   const pipelineRate = (3 * n) / pipelineSeconds;
   const plainRate = (3 * n) / plainSeconds;
   console.log(
-    `rows: ${n} hub prices -> 3 spokes (${3 * n} row deliveries), page size ${pageSize}, ${report.totals.pages} pages`,
-  );
-  console.log(
-    `pipeline (devhost + durable + blob staging + guarded upsert): ${pipelineSeconds.toFixed(1)} s, ${Math.round(pipelineRate)} rows/s`,
+    `pipeline (devhost + durable + blob staging + guarded upsert): ${pipelineSeconds.toFixed(1)} s, ${Math.round(pipelineRate)} rows/s, ${report.totals.pages} pages`,
   );
   console.log(
     `plain keyset copy loop (same SQLite files):                  ${plainSeconds.toFixed(1)} s, ${Math.round(plainRate)} rows/s`,
   );
-  console.log(`ratio pipeline / plain: ${((100 * pipelineRate) / plainRate).toFixed(1)}% (goal >= 50%)`);
-  if (!values.keep) rmSync(root, { recursive: true, force: true });
+  console.log(
+    `ratio pipeline / plain: ${((100 * pipelineRate) / plainRate).toFixed(1)}% (goal >= ${GOAL.ratio}%)`,
+  );
+  console.log(`status during the run, ${pollMs} ms apart (goal p99 <= ${GOAL.statusP99Ms} ms):`);
+  console.log(`  GET /api/sync/pricing/status  ${appStatus.text()}`);
+  console.log(`  GET Durable status URL        ${durableStatus.text()}`);
+  console.log(`devhost peak RSS: ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`);
+  // Where the time goes: the links run side by side, so per link = sum over links / links.
+  const times = invocationTimes(output);
+  const perLink = (name: string) => (times.get(name)?.ms ?? 0) / 1000 / SPOKES.length;
+  const busy = perLink('extractPage') + perLink('applyPage') + perLink('beginLink');
+  console.log(
+    `where a link's ${pipelineSeconds.toFixed(1)} s go (activity time from devhost's Executed lines, per link):`,
+  );
+  for (const name of ['extractPage', 'applyPage', 'beginLink']) {
+    const e = times.get(name);
+    if (e === undefined) continue;
+    console.log(
+      `  ${name.padEnd(12)} ${(e.ms / 1000 / SPOKES.length).toFixed(1).padStart(6)} s  ${(e.ms / e.count).toFixed(1).padStart(6)} ms/call  ${((e.ms * 1000) / (3 * n)).toFixed(2)} us/row`,
+    );
+  }
+  console.log(
+    `  between activities (durable dispatch, history, replay, start/finish): ${Math.max(0, pipelineSeconds - busy).toFixed(1)} s`,
+  );
+  console.log(`load average ${loadBefore} before the run, ${loadAfter} after`);
+  if (!keep) rmSync(root, { recursive: true, force: true });
+  return {
+    rows: n,
+    pages: report.totals.pages,
+    pipelineSeconds,
+    plainSeconds,
+    appStatus,
+    durableStatus,
+    peakRssMb,
+    loadBefore,
+    loadAfter,
+  };
+}
+
+function summary(results: readonly SizeResult[]): void {
+  const ok = (pass: boolean) => (pass ? 'ok  ' : 'MISS');
+  console.log('\n=== batchSync summary (hub -> 3 spokes; ratios are within one run) ===');
+  console.log(
+    'rows       pipeline s  rows/s    plain s  rows/s    ratio   status p50/p99 ms (app | durable)  peak RSS',
+  );
+  for (const r of results) {
+    const ratio = (100 * r.plainSeconds) / r.pipelineSeconds;
+    console.log(
+      [
+        String(r.rows).padEnd(10),
+        r.pipelineSeconds.toFixed(1).padStart(10),
+        String(Math.round((3 * r.rows) / r.pipelineSeconds)).padStart(8),
+        r.plainSeconds.toFixed(1).padStart(9),
+        String(Math.round((3 * r.rows) / r.plainSeconds)).padStart(8),
+        `${ratio.toFixed(1)}%`.padStart(8),
+        `${r.appStatus.pct(50).toFixed(0)}/${r.appStatus.pct(99).toFixed(0)} | ${r.durableStatus.pct(50).toFixed(0)}/${r.durableStatus.pct(99).toFixed(0)}`.padStart(
+          22,
+        ),
+        (r.peakRssMb === null ? 'n/a' : `${r.peakRssMb.toFixed(0)} MB`).padStart(22),
+      ].join(' '),
+    );
+  }
+  for (const r of results) {
+    const ratio = (100 * r.plainSeconds) / r.pipelineSeconds;
+    const p99 = Math.max(r.appStatus.pct(99), r.durableStatus.pct(99));
+    console.log(
+      `${ok(ratio >= GOAL.ratio)} ${r.rows} rows: pipeline ${ratio.toFixed(1)}% of the plain loop (goal >= ${GOAL.ratio}%)`,
+    );
+    console.log(
+      `${ok(p99 <= GOAL.statusP99Ms)} ${r.rows} rows: status p99 ${p99.toFixed(0)} ms (goal <= ${GOAL.statusP99Ms} ms)`,
+    );
+  }
+  const sorted = [...results].sort((a, b) => a.rows - b.rows);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1] as SizeResult;
+    const b = sorted[i] as SizeResult;
+    const timeRatio = b.pipelineSeconds / a.pipelineSeconds;
+    const sizeRatio = b.rows / a.rows;
+    const goal = GOAL.scaling * (sizeRatio / 3);
+    console.log(
+      `${ok(timeRatio <= goal)} t(${b.rows})/t(${a.rows}) = ${timeRatio.toFixed(2)} for ${sizeRatio.toFixed(1)}x the rows (linear: <= ${goal.toFixed(2)}); plain loop ${(b.plainSeconds / a.plainSeconds).toFixed(2)}`,
+    );
+  }
+  const largest = sorted[sorted.length - 1];
+  if (largest !== undefined && largest.peakRssMb !== null) {
+    const bound =
+      largest.rows >= 3_000_000 ? `goal <= ${GOAL.peakRssMb} MB at 3M rows` : 'goal applies at 3M rows';
+    console.log(
+      `${ok(largest.peakRssMb <= GOAL.peakRssMb)} peak RSS ${largest.peakRssMb.toFixed(0)} MB at ${largest.rows} rows (${bound})`,
+    );
+  }
+  console.log(`load average now ${load()} on ${os.availableParallelism()} cores (uptime)`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '100000,1000000,3000000' },
+      'page-size': { type: 'string', default: '5000' },
+      'poll-ms': { type: 'string', default: '100' },
+      'cpu-prof': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: false, // flags of batchSyncStages (run by the same `npm run bench -- batchSync`) pass through
+  });
+  const sizes = String(values.rows)
+    .split(',')
+    .map((s) => Number(s.trim()));
+  const pageSize = Number(values['page-size']);
+  const pollMs = Number(values['poll-ms']);
+  if (
+    sizes.some((s) => !Number.isInteger(s) || s < 1) ||
+    !Number.isInteger(pageSize) ||
+    pageSize < 1 ||
+    !(pollMs > 0)
+  )
+    throw new Error('usage: --rows N[,N...] --page-size N --poll-ms N (positive integers)');
+  const cpuProf = typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined;
+  const results: SizeResult[] = [];
+  for (const n of sizes) results.push(await runSize(n, pageSize, pollMs, cpuProf, values.keep === true));
+  summary(results);
 }
 
 main().catch((e: unknown) => {

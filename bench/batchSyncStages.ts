@@ -5,7 +5,7 @@
  * under the conflict policy. Prints the time of each stage per row, so a change to one stage is
  * measured rather than guessed. Also compares page codecs on one real page (size and time).
  *
- * Usage: node dist/bench/batchSyncStages.js [--rows 200000] [--page-size 5000]
+ * Usage: node dist/bench/batchSyncStages.js [--stage-rows 200000] [--page-size 5000]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -124,11 +124,12 @@ function compareCodecs(rows: readonly SyncRow[]): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rows: { type: 'string', default: '200000' },
+      'stage-rows': { type: 'string', default: '200000' },
       'page-size': { type: 'string', default: '5000' },
     },
+    strict: false, // flags of batchSync (run by the same `npm run bench -- batchSync`) pass through
   });
-  const n = Number(values.rows);
+  const n = Number(values['stage-rows']);
   const pageSize = Number(values['page-size']);
   const root = mkdtempSync(path.join(os.tmpdir(), 'batch-stages-'));
   const { topology, flow, link, hubMapping, spokeMapping, policy } = loadTopology(root);

@@ -19,6 +19,8 @@ export interface DevhostOptions {
   /** 0 (a free port, the default) or a fixed one. */
   port?: number;
   readyTimeoutMs?: number;
+  /** Flags for the node process itself, e.g. ['--cpu-prof', '--cpu-prof-dir=prof'] (benchmarks). */
+  nodeArgs?: string[];
 }
 
 export interface ExitInfo {
@@ -64,7 +66,14 @@ process.on('exit', () => {
  * for its ready line. The child is SIGKILLed if the test process exits first.
  */
 export async function startDevhost(options: DevhostOptions): Promise<Devhost> {
-  const args = [CLI_PATH, 'start', options.appDir, '--port', String(options.port ?? 0)];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    CLI_PATH,
+    'start',
+    options.appDir,
+    '--port',
+    String(options.port ?? 0),
+  ];
   args.push('--data-dir', options.dataDir ?? ':memory:');
   if (options.clock) args.push('--clock', options.clock);
   args.push(...(options.args ?? []));

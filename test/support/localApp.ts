@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SyncRuntime } from '../../activities/runtime';
 import { createRuntime } from '../../activities/runtime';
+import type { AppConfig } from '../../config/loadConfig';
 import { loadConfig } from '../../config/loadConfig';
 import { emulatorConnectionString, emulatorEndpoints, startAzurite } from '../../devhost/storage/azurite';
 import type { SeedOptions } from '../../scripts/demoSeed';
@@ -47,6 +48,7 @@ export async function localAppEnv(
 /** The batch-sync runtime over demo data in temporary SQLite files and an in-memory Azurite. */
 export interface SeededRuntime {
   readonly root: string;
+  readonly config: AppConfig;
   readonly runtime: SyncRuntime;
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export async function startSeededRuntime(prefix: string, seed: SeedOptions): Pro
   const runtime = createRuntime(config);
   return {
     root,
+    config,
     runtime,
     async close() {
       await runtime.close();
