@@ -21,10 +21,10 @@ import type { SqliteRegionStore } from '../../adapters/sqliteRegionStore.js';
 import { DEFAULT_TOPOLOGY } from '../../config/defaultTopology.js';
 import { topologyProblems } from '../../config/topologySchema.js';
 import { DEMO_CATALOG, orderHistory } from '../../scripts/orderGenerator.js';
-import { orderFlowRules } from '../../sync/orderEvent.js';
+import { orderAggregateOf, orderFlowRules } from '../../sync/orderEvent.js';
 import { isPseudonym } from '../../sync/residency.js';
 import type { Topology } from '../../sync/topology.js';
-import { tableMappingFor } from '../../sync/topology.js';
+import { conflictPolicyFor, tableMappingFor } from '../../sync/topology.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -162,6 +162,62 @@ describe('order saga activities', () => {
       kind: 'removed',
       count: 0,
     });
+  });
+
+  it('a batch write that lands between the apply and its compensation survives the compensation', async () => {
+    const [v1, v2, v3] = orderHistory('sea', 'sea-b', 3, { seed: 11, start: NOW.getTime() });
+    const upsert = createUpsertHubOrder(deps);
+    const hub = stores.get('cn')!;
+    const order = { region: 'sea', orderId: 'sea-b' };
+    await upsert({ sagaId: 'order-sea-sea-b-v1', event: v1! });
+    await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-b-v1', event: v1! });
+    // Saga v2 applies, then the nightly batch brings v3 from the spoke before v2 is compensated.
+    assert.equal((await upsert({ sagaId: 'order-sea-sea-b-v2', event: v2! })).kind, 'applied');
+    await createRegisterAfterSales(deps)({ sagaId: 'order-sea-sea-b-v2', event: v2! });
+    const batch = orderAggregateOf(v3!, deps.rules);
+    const page = (table: typeof deps.rules.tables.header, rows: typeof batch.lines) =>
+      hub.applyPage({
+        table,
+        rows,
+        policy: conflictPolicyFor(deps.topology, deps.flow),
+        guard: { forbiddenColumns: [], pseudonymizedColumns: [] },
+        checkpoint: {
+          flow: 'orders',
+          source: 'sea',
+          target: 'cn',
+          table: table.canonical,
+          cursor: { change: '1', key: [] },
+          runId: 'orders-incremental',
+          updatedAt: NOW.toISOString(),
+        },
+        audit: {
+          flow: 'orders',
+          source: 'sea',
+          target: 'cn',
+          runId: 'orders-incremental',
+          table: table.canonical,
+          policy: 'nightly',
+          at: NOW.toISOString(),
+        },
+      });
+    await page(deps.rules.tables.lines, batch.lines);
+    await page(deps.rules.tables.header, [batch.header]);
+    const written = await hub.readOrder(deps.rules.tables, order);
+    assert.equal(written?.header.values.version, 3);
+
+    const undo = { sagaId: 'order-sea-sea-b-v2', sourceRegion: 'sea', orderId: 'sea-b', version: 2 };
+    assert.deepEqual(await createRestoreHubOrder(deps)(undo), { kind: 'superseded', currentVersion: 3 });
+    assert.deepEqual(await hub.readOrder(deps.rules.tables, order), written, 'the batch write survives');
+    const audit = await hub.readAudit('order-sea-sea-b-v2');
+    assert.deepEqual(
+      audit.map((a) => a.effect),
+      ['upsert', 'restore'],
+    );
+    assert.match(audit[1]!.policy, /superseded \(the hub holds v3\), kept/);
+    // The after-sales compensation of v2 puts v1's entitlements back, the order's are not lost.
+    await createRemoveAfterSales(deps)(undo);
+    const live = await sagas.get('cn')!.readEntitlements(order);
+    assert.ok(live.every((e) => e.version === 1));
   });
 
   it('writes receipts in the source region and audits the crossing there', async () => {
