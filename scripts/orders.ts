@@ -30,7 +30,13 @@ interface AppFlags {
   code?: string;
 }
 
-async function call(flags: AppFlags, method: string, route: string, body?: string): Promise<unknown> {
+/** One app request: the status and the JSON answer. */
+async function request(
+  flags: AppFlags,
+  method: string,
+  route: string,
+  body?: string,
+): Promise<{ status: number; json: unknown; text: string }> {
   const url = new URL(`/api/${route}`, flags.url);
   if (flags.code !== undefined) url.searchParams.set('code', flags.code);
   const res = await fetch(url, {
@@ -38,11 +44,20 @@ async function call(flags: AppFlags, method: string, route: string, body?: strin
     ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
   });
   const text = await res.text();
-  const json = text === '' ? null : (JSON.parse(text) as unknown);
-  if (res.status >= 400 && res.status !== 422) {
-    throw new Error(`${method} ${route} answered ${res.status}: ${text}`);
+  let json: unknown = null;
+  try {
+    json = text === '' ? null : (JSON.parse(text) as unknown);
+  } catch {
+    json = text;
   }
-  return json;
+  return { status: res.status, json, text };
+}
+
+/** An app request that must succeed: the JSON answer, or an error naming the status. */
+async function call(flags: AppFlags, method: string, route: string, body?: string): Promise<unknown> {
+  const res = await request(flags, method, route, body);
+  if (res.status >= 400) throw new Error(`${method} ${route} answered ${res.status}: ${res.text}`);
+  return res.json;
 }
 
 const program = new Command('orders')
@@ -144,8 +159,24 @@ appOptions(dl.command('replay <id>'))
   .option('--file <path>', 'the corrected event (JSON); default: replay the message as received')
   .action(async (id: string, flags: AppFlags & { file?: string }) => {
     const body = flags.file === undefined ? undefined : readFileSync(flags.file, 'utf8');
-    console.log(JSON.stringify(await call(flags, 'POST', `order-deadletters/${id}/replay`, body), null, 2));
+    const res = await request(flags, 'POST', `order-deadletters/${id}/replay`, body);
+    console.log(JSON.stringify(res.json, null, 2));
+    // Still invalid (422), or any other refusal: the replay did not happen, say so in the exit code.
+    if (res.status !== 202) {
+      console.error(`replay of ${id} refused (${res.status})`);
+      process.exitCode = 1;
+    }
   });
+
+appOptions(
+  program
+    .command('unstick <region> <orderId>')
+    .description("Take an order's turn over from a runner that stopped (terminated, purged, failed)."),
+).action(async (region: string, orderId: string, flags: AppFlags) => {
+  const res = await request(flags, 'POST', `orders/${region}/${orderId}/unstick`);
+  console.log(JSON.stringify(res.json, null, 2));
+  if (res.status >= 400) process.exitCode = 1;
+});
 
 program.parseAsync().catch((e: unknown) => {
   console.error((e as Error).message);

@@ -20,14 +20,16 @@ const sqlValue = z.union([z.string().max(4000), z.number().finite(), z.boolean()
 const columnName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'not a canonical column name');
 
 /** Order ids travel in session ids (`{region}:{orderId}`) and instance ids: no ':' '/' '#' '?'. */
-export const ORDER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ORDER_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export const orderEventSchema = z
   .object({
     region: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'not a region id'),
-    orderId: z.string().regex(ORDER_ID_PATTERN, 'letters, digits, . _ - only, at most 64'),
+    orderId: z.string().regex(ORDER_ID_PATTERN, 'letters, digits, . _ - only (no ..), at most 64'),
     version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    changedAt: z.iso.datetime({ offset: false, precision: 3 }),
+    // Any ISO-8601 instant (`Z` or an offset, any fraction of a second), kept as canonical UTC
+    // with milliseconds: modified_at is compared as text in the stores.
+    changedAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v).toISOString()),
     op: z.enum(['upsert', 'delete']),
     order: z.record(columnName, sqlValue),
     lines: z
@@ -41,6 +43,23 @@ export const orderEventSchema = z
   .strict();
 
 export type OrderEvent = z.infer<typeof orderEventSchema>;
+
+/**
+ * Canonical columns that count or price something: never negative in an order event (a return
+ * or credit note is its own document, not a negative order).
+ */
+export const NON_NEGATIVE_COLUMNS: ReadonlySet<string> = new Set([
+  'quantity',
+  'unit_price',
+  'line_amount',
+  'total_amount',
+]);
+
+function negativeProblem(path: string, column: string, value: unknown): string | null {
+  if (!NON_NEGATIVE_COLUMNS.has(column)) return null;
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  return n < 0 ? `${path}: must not be negative, got ${String(value)}` : null;
+}
 
 /** What a message carries beside its body (the trigger's metadata). */
 export interface OrderMessageMeta {
@@ -110,18 +129,22 @@ export function parseOrderMessage(
   const { header, lines, versionColumn, orderColumn, regionColumn } = rules.tables;
   const headerColumns = new Set(Object.keys(header.columns));
   const owned = new Set([orderColumn, versionColumn, regionColumn]);
-  for (const c of Object.keys(event.order)) {
+  for (const [c, v] of Object.entries(event.order)) {
     if (owned.has(c)) problems.push(`order.${c}: set from the event's own fields, not the order`);
     else if (!headerColumns.has(c)) problems.push(`order.${c}: not a column of ${header.canonical}`);
+    const negative = negativeProblem(`order.${c}`, c, v);
+    if (negative !== null) problems.push(negative);
   }
   const lineColumns = new Set(Object.keys(lines.columns));
   const seen = new Set<number>();
   event.lines.forEach((line, i) => {
     if (seen.has(line.line_no)) problems.push(`lines.${i}.line_no: ${line.line_no} repeated`);
     seen.add(line.line_no);
-    for (const c of Object.keys(line)) {
+    for (const [c, v] of Object.entries(line)) {
       if (owned.has(c) && c !== 'line_no') problems.push(`lines.${i}.${c}: set from the event, not the line`);
       else if (!lineColumns.has(c)) problems.push(`lines.${i}.${c}: not a column of ${lines.canonical}`);
+      const negative = negativeProblem(`lines.${i}.${c}`, c, v);
+      if (negative !== null) problems.push(negative);
     }
   });
   if (event.op === 'delete' && event.lines.length > 0)
@@ -188,9 +211,16 @@ export interface OrderDeadLetters {
   list(max: number): Promise<readonly DeadLetteredOrderEvent[]>;
 }
 
-/** A record id that is a safe blob/URL segment: `sea_1234_7-42`. */
+/**
+ * A record id that is a safe blob/URL segment: `sea_1234_7-42`. Hostile message ids (`sea:../x:1`,
+ * `a/b`) are flattened: no separators and no `..`, which the store refuses as a path trick; the
+ * sequence number keeps flattened ids apart.
+ */
 export function deadLetterId(messageId: string | null, sequenceNumber: number | null): string {
-  const base = (messageId ?? 'no-message-id').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 150);
+  const base = (messageId ?? 'no-message-id')
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/\.{2,}/g, (dots) => '_'.repeat(dots.length))
+    .slice(0, 150);
   return `${base}-${sequenceNumber ?? 0}`;
 }
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_TOPOLOGY } from '../../config/defaultTopology.js';
 import { topologyProblems } from '../../config/topologySchema.js';
 import { orderHistory } from '../../scripts/orderGenerator.js';
-import { orderAggregateOf, orderFlowRules, parseOrderMessage } from '../../sync/orderEvent.js';
+import { deadLetterId, orderAggregateOf, orderFlowRules, parseOrderMessage } from '../../sync/orderEvent.js';
 import type { Topology } from '../../sync/topology.js';
 
 const { topology } = topologyProblems(structuredClone(DEFAULT_TOPOLOGY));
@@ -31,7 +31,50 @@ describe('order events', () => {
     ['bad op', { ...v1, op: 'merge' }, meta, 'schema', /^op:/],
     ['zero version', { ...v1, version: 0 }, meta, 'schema', /^version:/],
     ['unknown field', { ...v1, extra: 1 }, meta, 'schema', /extra/],
-    ['changedAt without ms', { ...v1, changedAt: '2026-03-01T00:00:01Z' }, meta, 'schema', /^changedAt:/],
+    ['changedAt without a zone', { ...v1, changedAt: '2026-03-01T00:00:01' }, meta, 'schema', /^changedAt:/],
+    ['changedAt as a date only', { ...v1, changedAt: '2026-03-01' }, meta, 'schema', /^changedAt:/],
+    [
+      "an order id with '/'",
+      { ...v1, orderId: 'a/b' },
+      { messageId: 'sea:a/b:1', sessionId: 'sea:a/b' },
+      'schema',
+      /^orderId:/,
+    ],
+    [
+      "an order id '..'",
+      { ...v1, orderId: '..' },
+      { messageId: 'sea:..:1', sessionId: 'sea:..' },
+      'schema',
+      /^orderId:/,
+    ],
+    [
+      "an order id with '..' inside",
+      { ...v1, orderId: 'a..b' },
+      { messageId: 'sea:a..b:1', sessionId: 'sea:a..b' },
+      'schema',
+      /^orderId:/,
+    ],
+    [
+      'a negative quantity',
+      { ...v1, lines: [{ ...v1!.lines[0], quantity: -2 }] },
+      meta,
+      'contract',
+      /^lines\.0\.quantity: must not be negative, got -2/,
+    ],
+    [
+      'a negative line amount',
+      { ...v1, lines: [{ ...v1!.lines[0], line_amount: -0.01 }] },
+      meta,
+      'contract',
+      /^lines\.0\.line_amount: must not be negative/,
+    ],
+    [
+      'a negative total',
+      { ...v1, order: { ...v1!.order, total_amount: -10 } },
+      meta,
+      'contract',
+      /^order\.total_amount: must not be negative, got -10/,
+    ],
     [
       'hub as source',
       { ...v1, region: 'cn' },
@@ -63,6 +106,42 @@ describe('order events', () => {
       );
     });
   }
+
+  it('accepts any ISO-8601 instant as changedAt and keeps it as UTC with milliseconds', () => {
+    const cases: [string, string][] = [
+      ['2026-12-04T13:00:00Z', '2026-12-04T13:00:00.000Z'],
+      ['2026-12-04T21:00:00+08:00', '2026-12-04T13:00:00.000Z'],
+      ['2026-12-04T08:00:00.5-05:00', '2026-12-04T13:00:00.500Z'],
+      ['2026-12-04T13:00:00.123456Z', '2026-12-04T13:00:00.123Z'],
+    ];
+    for (const [given, kept] of cases) {
+      const parsed = parseOrderMessage({ ...v1, changedAt: given }, meta, rules);
+      assert.equal(parsed.ok, true, `${given}: ${parsed.ok ? '' : parsed.issues.join(' | ')}`);
+      if (parsed.ok) assert.equal(parsed.event.changedAt, kept, given);
+    }
+  });
+
+  it('accepts zero quantities and amounts', () => {
+    const parsed = parseOrderMessage(
+      { ...v1, lines: [{ ...v1!.lines[0], quantity: 0, line_amount: 0 }] },
+      meta,
+      rules,
+    );
+    assert.equal(parsed.ok, true);
+  });
+
+  it('dead-letter ids of hostile message ids are safe blob names without ".."', () => {
+    for (const id of ['sea:../x:1', 'sea:a/b:1', '..', 'sea:...:1', null]) {
+      const dl = deadLetterId(id, 7);
+      assert.match(dl, /^[A-Za-z0-9._-]{1,200}$/);
+      assert.equal(dl.includes('..'), false, dl);
+    }
+    assert.notEqual(
+      deadLetterId('sea:a/b:1', 1),
+      deadLetterId('sea:a/b:1', 2),
+      'two messages flattened alike stay apart by sequence number',
+    );
+  });
 
   it('maps an event to the aggregate with id, version and home region from the event', () => {
     const agg = orderAggregateOf(v2!, rules);
