@@ -31,7 +31,7 @@ registerTriggers(runtime, telemetry);
 const orderSettings = loadOrderSettings(local.env);
 const orders = createOrderRuntime(config, orderSettings, runtime);
 registerOrderActivities(orders, telemetry);
-registerEntities({ gapWaitMs: orderSettings.gapWaitMs });
+registerEntities({ runnerCheckAfterMs: orderSettings.runnerCheckAfterMs });
 registerOrderTriggers(orders, telemetry);
 app.hook.appTerminate(async () => {
   await orders.close();

@@ -91,13 +91,29 @@ export const orderActivities = {
     'orderRemoveAfterSales',
     'compensation',
   ),
+  /** Whether an orchestration holding an order's turn still runs (the durable client's status). */
+  runnerStatus: contract<RunnerStatusInput, RunnerStatusOutput>('orderRunnerStatus', 'planning'),
 } as const;
+
+export interface RunnerStatusInput {
+  readonly instanceId: string;
+}
+
+export interface RunnerStatusOutput {
+  /** Running, Pending, ContinuedAsNew or Suspended (a person's deliberate pause keeps its turn). */
+  readonly alive: boolean;
+  /** The runtime status, or `missing` when the instance does not exist (purged). */
+  readonly status: string;
+}
 
 // ---- orchestrations ----------------------------------------------------------------------------
 
+/** One apply of the saga (orchestrators/orderApply.ts), run inline by the orderIngest runner. */
 export interface OrderApplyInput {
   readonly event: OrderEvent;
-  /** Versions folded into this apply (recorded in the receipt reason of nothing; for status). */
+  /** `order-sea-1234-v7`: the audit run id and the key of the hub snapshot the compensation restores. */
+  readonly sagaId: string;
+  /** Versions folded into this apply (for the log). */
   readonly coalesced: readonly number[];
 }
 
@@ -111,9 +127,19 @@ export interface OrderApplyOutput {
   readonly compensated: readonly string[];
 }
 
-/** Input of orderIngest: an event to offer, or (after continue-as-new) a decision to act on. */
+/**
+ * Input of orderIngest: an event to offer; a turn to take from a runner that stopped (the unstick
+ * endpoint); or, after continue-as-new, a decision to act on.
+ */
 export type OrderIngestInput =
   | { readonly kind: 'offer'; readonly event: OrderEvent }
+  | {
+      readonly kind: 'takeover';
+      readonly region: string;
+      readonly orderId: string;
+      readonly staleRunner: string;
+      readonly reason: string;
+    }
   | {
       readonly kind: 'resume';
       readonly region: string;
@@ -123,7 +149,6 @@ export type OrderIngestInput =
 
 export const orderOrchestrators = {
   orderIngest: { name: 'orderIngest' },
-  orderApply: { name: 'orderApply' },
 } as const;
 
 /** The per-order entity's name (instances are `orderSync@{region}:{orderId}`). */
@@ -133,10 +158,16 @@ export const ORDER_SYNC_ENTITY = 'orderSync';
 export const orderSyncOps = {
   offer: 'offer',
   completed: 'completed',
-  gapExpired: 'gapExpired',
+  takeOver: 'takeOver',
+  get: 'get',
 } as const;
 
 /** The ingest orchestration of one delivered event: `orderevent-sea-1234-v7`. */
 export function ingestInstanceId(region: string, orderId: string, version: number): string {
   return `orderevent-${region}-${orderId}-v${version}`;
+}
+
+/** The orchestration an unstick request starts: `orderunstick-sea-1234-<ms>`. */
+export function unstickInstanceId(region: string, orderId: string, at: Date): string {
+  return `orderunstick-${region}-${orderId}-${at.getTime()}`;
 }

@@ -4,6 +4,7 @@ import { silentTelemetry } from '../adapters/telemetry.js';
 import { orderTelemetry, withTelemetry } from './activityTelemetry.js';
 import { orderActivities } from './orderContracts.js';
 import type { OrderRuntime } from './orderRuntime.js';
+import { runnerStatus } from './orderRunner.js';
 import {
   createRegisterAfterSales,
   createRemoveAfterSales,
@@ -14,7 +15,10 @@ import {
 
 /** Registers the order saga's steps and compensations over the order runtime's ports. */
 export function registerOrderActivities(runtime: OrderRuntime, telemetry: Telemetry = silentTelemetry): void {
-  const handlers: Record<keyof typeof orderActivities, (input: never) => Promise<unknown>> = {
+  const handlers: Record<
+    Exclude<keyof typeof orderActivities, 'runnerStatus'>,
+    (input: never) => Promise<unknown>
+  > = {
     upsertHubOrder: createUpsertHubOrder(runtime),
     registerAfterSales: createRegisterAfterSales(runtime),
     writeReceipt: createWriteReceipt(runtime),
@@ -26,4 +30,10 @@ export function registerOrderActivities(runtime: OrderRuntime, telemetry: Teleme
     const run = withTelemetry(name, handler, orderTelemetry[key], telemetry, () => runtime.now());
     df.app.activity(name, { handler: (input: unknown, context) => run(input, context) });
   }
+  // The runner check reads instance status through the durable client binding.
+  df.app.activity(orderActivities.runnerStatus.name, {
+    extraInputs: [df.input.durableClient()],
+    handler: (input: unknown, context) =>
+      runnerStatus(df.getClient(context), input as Parameters<typeof runnerStatus>[1]),
+  });
 }

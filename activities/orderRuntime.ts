@@ -52,7 +52,11 @@ export function createOrderRuntime(
     const store: OrderSagaStore =
       resolved.kind === 'mssql'
         ? openMssqlOrderSagaStore({ region, connectionString: resolved.connectionString })
-        : new SqliteOrderSagaStore({ region, file: resolved.file });
+        : new SqliteOrderSagaStore({
+            region,
+            file: resolved.file,
+            ...(resolved.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: resolved.busyTimeoutMs }),
+          });
     await store.migrate();
     return store;
   };

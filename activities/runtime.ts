@@ -96,7 +96,11 @@ export function createRuntime(config: AppConfig, options: RuntimeOptions = {}): 
     const store: RegionStore =
       resolved.kind === 'mssql'
         ? openMssqlRegionStore({ region, connectionString: resolved.connectionString })
-        : openSqliteRegionStore({ region, file: resolved.file });
+        : openSqliteRegionStore({
+            region,
+            file: resolved.file,
+            ...(resolved.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: resolved.busyTimeoutMs }),
+          });
     const tables: TableMapping[] = [];
     const seen = new Set<string>();
     for (const flow of config.topology.flows) {

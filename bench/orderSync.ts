@@ -32,7 +32,7 @@ import { devhostSink, runLoad } from '../scripts/orderLoad';
 import { DEMO_CATALOG } from '../scripts/orderGenerator';
 import { messageIdOf, parseOrderMessage, sessionIdOf } from '../sync/orderEvent';
 import type { ReceiptStatus } from '../sync/orderSaga';
-import { applyInstanceId } from '../sync/orderSyncState';
+import { sagaIdOf } from '../sync/orderSyncState';
 import { startOrderApp } from '../test/e2e/support/orderHarness';
 import { percentile as pct, ratio } from './fixtures/benchStats';
 
@@ -44,7 +44,6 @@ const { values } = parseArgs({
     shuffle: { type: 'boolean', default: false },
     duplicates: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
-    'gap-wait-ms': { type: 'string', default: '500' },
   },
 });
 
@@ -100,7 +99,7 @@ function finalVersions(sent: readonly SentEvent[]): Map<string, number> {
 
 /** The durable path: the app on devhost, events through its embedded broker. */
 async function durablePath(load: LoadOptions): Promise<PathFigures> {
-  const app = await startOrderApp({ gapWaitMs: Number(values['gap-wait-ms']) });
+  const app = await startOrderApp();
   try {
     const t0 = Date.now();
     const sent = await runLoad(load, devhostSink(app.host.origin));
@@ -162,7 +161,7 @@ async function directPath(load: LoadOptions): Promise<PathFigures> {
       const parsed = parseOrderMessage(body, { messageId, sessionId }, orders.rules);
       if (!parsed.ok) throw new Error(`baseline event did not parse: ${parsed.reason}`);
       const { event } = parsed;
-      const sagaId = applyInstanceId(event.region, event.orderId, event.version);
+      const sagaId = sagaIdOf(event.region, event.orderId, event.version);
       const receipt = (status: ReceiptStatus, reason: string | null, hubVersion: number | null) =>
         writeReceipt({
           sourceRegion: event.region,

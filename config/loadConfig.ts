@@ -17,7 +17,12 @@ import { topologyProblems } from './topologySchema.js';
 
 /** How to reach one region's database, resolved from the topology and the settings. */
 export type ResolvedStore =
-  | { readonly kind: 'sqlite'; readonly file: string }
+  | {
+      readonly kind: 'sqlite';
+      readonly file: string;
+      /** How long a write waits for another connection's lock (REGION_SYNC_SQLITE_BUSY_TIMEOUT_MS); unset: the adapter's 5 s. */
+      readonly busyTimeoutMs?: number;
+    }
   | { readonly kind: 'mssql'; readonly connectionString: string };
 
 export interface StagingSettings {
@@ -264,6 +269,13 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     });
   }
 
+  const busyText = nonEmpty(env, SETTING.sqliteBusyTimeoutMs);
+  const busyTimeoutMs = busyText === undefined ? undefined : Number(busyText);
+  if (busyText !== undefined && (!/^\d+$/.test(busyText) || (busyTimeoutMs as number) > 600_000))
+    problems.push({
+      path: `settings.${SETTING.sqliteBusyTimeoutMs}`,
+      message: `must be whole milliseconds from 0 to 600000, got '${busyText}'`,
+    });
   const stores: Record<RegionId, ResolvedStore> = {};
   for (const region of topology?.regions ?? []) {
     if (region.store.kind === 'sqlite') {
@@ -271,6 +283,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
       stores[region.id] = {
         kind: 'sqlite',
         file: p === ':memory:' || isAbsolute(p) ? p : resolve(dataDir, p),
+        ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
       };
     } else {
       const connectionString = nonEmpty(env, region.store.connectionSetting);

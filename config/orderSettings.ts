@@ -8,8 +8,8 @@ import type { Env } from './settings.js';
 import { SETTING } from './settings.js';
 
 export interface OrderSettings {
-  /** How long versions ahead of a missing one wait for it. */
-  readonly gapWaitMs: number;
+  /** How old a turn must be before a later event checks that its runner still runs. */
+  readonly runnerCheckAfterMs: number;
   readonly deadLetterContainer: string;
 }
 
@@ -17,12 +17,12 @@ const CONTAINER_PATTERN = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 export function loadOrderSettings(env: Env): OrderSettings {
   const problems: ConfigProblem[] = [];
-  const waitText = env[SETTING.orderGapWaitMs]?.trim() || '2000';
-  const gapWaitMs = Number(waitText);
-  if (!/^\d+$/.test(waitText) || gapWaitMs > 3_600_000)
+  const checkText = env[SETTING.orderRunnerCheckMs]?.trim() || '30000';
+  const runnerCheckAfterMs = Number(checkText);
+  if (!/^\d+$/.test(checkText) || runnerCheckAfterMs > 3_600_000)
     problems.push({
-      path: `settings.${SETTING.orderGapWaitMs}`,
-      message: `must be whole milliseconds from 0 to 3600000, got '${waitText}'`,
+      path: `settings.${SETTING.orderRunnerCheckMs}`,
+      message: `must be whole milliseconds from 0 to 3600000, got '${checkText}'`,
     });
   const deadLetterContainer = env[SETTING.orderDeadLetterContainer]?.trim() || 'order-deadletters';
   if (!CONTAINER_PATTERN.test(deadLetterContainer))
@@ -31,5 +31,5 @@ export function loadOrderSettings(env: Env): OrderSettings {
       message: `'${deadLetterContainer}' is not a valid blob container name`,
     });
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ gapWaitMs, deadLetterContainer });
+  return Object.freeze({ runnerCheckAfterMs, deadLetterContainer });
 }

@@ -40,10 +40,16 @@ export const SETTING = {
   /** Run history: records of runs started more than this many days ago are deleted. Default 45. */
   runRetentionDays: 'REGION_SYNC_RUN_RETENTION_DAYS',
   /**
-   * Order sync: how long (ms) versions that arrive ahead of a missing one wait for it before the
-   * newest is applied anyway. Default 2000.
+   * SQLite stores: how long (ms) a write waits for another connection's lock before it fails with
+   * a retryable conflict. Default 5000 (the adapter's). Tests shorten it to simulate an outage.
    */
-  orderGapWaitMs: 'REGION_SYNC_ORDER_GAP_WAIT_MS',
+  sqliteBusyTimeoutMs: 'REGION_SYNC_SQLITE_BUSY_TIMEOUT_MS',
+  /**
+   * Order sync: how old (ms) an order's turn must be before a later event of that order checks
+   * that the orchestration holding it still runs (and takes the turn over if it does not).
+   * Default 30000. (REGION_SYNC_ORDER_GAP_WAIT_MS is gone: no version waits for a missing one.)
+   */
+  orderRunnerCheckMs: 'REGION_SYNC_ORDER_RUNNER_CHECK_MS',
   /** Order sync: blob container keeping refused order events (the app's dead letters). Default `order-deadletters`. */
   orderDeadLetterContainer: 'REGION_SYNC_ORDER_DEADLETTER_CONTAINER',
   /**

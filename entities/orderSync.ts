@@ -6,16 +6,26 @@
 import type * as df from 'durable-functions';
 import type { OrderEvent } from '../sync/orderEvent.js';
 import type { OrderSyncOptions, OrderSyncState, Step } from '../sync/orderSyncState.js';
-import { completed, gapExpired, initialOrderSyncState, offer } from '../sync/orderSyncState.js';
+import {
+  completed,
+  initialOrderSyncState,
+  offer,
+  takeOver,
+  upgradeOrderSyncState,
+} from '../sync/orderSyncState.js';
 import { orderSyncOps } from '../activities/orderContracts.js';
 
 export function createOrderSyncEntity(options: OrderSyncOptions): df.EntityHandler<OrderSyncState> {
   return function orderSync(context): void {
     const key = context.df.entityKey;
     const colon = key.indexOf(':');
+    const stored = context.df.getState(() =>
+      initialOrderSyncState(key.slice(0, colon), key.slice(colon + 1)),
+    );
     const state =
-      context.df.getState(() => initialOrderSyncState(key.slice(0, colon), key.slice(colon + 1))) ??
-      initialOrderSyncState(key.slice(0, colon), key.slice(colon + 1));
+      stored === undefined
+        ? initialOrderSyncState(key.slice(0, colon), key.slice(colon + 1))
+        : upgradeOrderSyncState(stored);
     let step: Step;
     switch (context.df.operationName) {
       case orderSyncOps.offer:
@@ -38,8 +48,12 @@ export function createOrderSyncEntity(options: OrderSyncOptions): df.EntityHandl
           options,
         );
         break;
-      case orderSyncOps.gapExpired:
-        step = gapExpired(state, context.df.getInput<{ runner: string; now: string }>()!, options);
+      case orderSyncOps.takeOver:
+        step = takeOver(
+          state,
+          context.df.getInput<{ staleRunner: string; reason: string; runner: string; now: string }>()!,
+          options,
+        );
         break;
       default:
         // `get` and anything unknown: answer the state, change nothing.

@@ -1,11 +1,17 @@
 /**
- * The order saga (ARCHITECTURE §6.4), one instance per applied version (`order-sea-1234-v7`):
- * snapshot the hub's order and upsert header and lines -> register the after-sales records ->
- * write a sync receipt in the source region. A step that fails for good (a business rejection,
- * or a fault that outlived its retries) runs the compensations of the completed steps in reverse,
- * then writes a failure receipt with the reason; the saga still completes, with kind `failed`,
- * so its caller can tell the entity. Only a compensation or failure receipt that cannot be done
- * fails the orchestration (that needs a person).
+ * The order saga (ARCHITECTURE §6.4; docs/order-sync.md), one per applied version, identified by
+ * its saga id (`order-sea-1234-v7`): snapshot the hub's order and upsert header and lines ->
+ * register the after-sales records -> write a sync receipt in the source region. A step that
+ * fails for good (a business rejection, or a fault that outlived its retries: about 20 minutes of
+ * backoff, see retryProfiles.ts) runs the compensations of the completed steps in reverse, then
+ * writes a failure receipt with the reason; the saga still returns, with kind `failed`, so its
+ * runner can tell the entity. Only a compensation or failure receipt that cannot be done throws
+ * (that needs a person).
+ *
+ * It runs inline in the orderIngest orchestration that holds the order's turn (`yield*`), not as
+ * a sub-orchestration: one instance per event instead of two, fewer episodes per apply, and a
+ * runner that is terminated stops its saga with it, so a takeover never races an orphaned saga.
+ * Every step is idempotent under the saga id, so a takeover may run the same version again.
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { callActivity } from '../activities/contracts';
@@ -20,9 +26,11 @@ interface Compensation {
   run(): Generator<Task, unknown, unknown>;
 }
 
-export function* orderApply(context: OrchestrationContext): Generator<Task, OrderApplyOutput, unknown> {
-  const { event } = context.df.getInput<OrderApplyInput>();
-  const sagaId = context.df.instanceId;
+export function* orderApply(
+  context: OrchestrationContext,
+  input: OrderApplyInput,
+): Generator<Task, OrderApplyOutput, unknown> {
+  const { event, sagaId } = input;
   const at = () => context.df.currentUtcDateTime.toISOString();
   const compensations: Compensation[] = [];
   const enqueuedTimeUtc = (event as DeliveredOrderEvent).enqueuedTimeUtc;
@@ -32,7 +40,11 @@ export function* orderApply(context: OrchestrationContext): Generator<Task, Orde
     version: event.version,
     sagaId,
   });
-  log.info(TELEMETRY_EVENT.sagaStarted, { op: event.op, lines: event.lines.length });
+  log.info(TELEMETRY_EVENT.sagaStarted, {
+    op: event.op,
+    lines: event.lines.length,
+    ...(input.coalesced.length === 0 ? {} : { coalesced: input.coalesced.join(',') }),
+  });
 
   function* receipt(status: ReceiptStatus, reason: string | null, hubVersion: number | null) {
     const out = yield* callActivity(context, orderActivities.writeReceipt, {

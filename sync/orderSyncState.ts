@@ -1,18 +1,22 @@
 /**
- * The per-order coordinator's state machine (the `orderSync` entity, ARCHITECTURE §6.3), pure:
+ * The per-order coordinator's state machine (the `orderSync` entity; docs/order-sync.md), pure:
  * every operation takes the state, its input and `now`, and returns the new state and a decision
- * for the caller. The entity only stores the state; the orderIngest orchestration acts on the
- * decision (run a saga, wait for a missing version, or stop).
+ * for the caller. The entity only stores the state; the orderIngest orchestration that called it
+ * acts on the decision (run the saga, check a silent runner, or stop).
  *
  * Rules:
  * - a version at or below the last settled one (applied or failed for good) is stale; one already
  *   waiting or running is a duplicate: both are dropped;
- * - at most one apply runs; versions that arrive meanwhile wait;
- * - the next apply takes the newest version of the contiguous run after the settled one (each event
- *   is a full snapshot, so the older ones of that run are coalesced into it and never applied);
- * - when the version right after the settled one is missing, the waiting ones are held until it
- *   arrives or `gapWaitMs` has passed since the hold began; then the newest waiting one is applied.
- *   The very first version of an order is 1, so an order first seen at version 3 waits for 1 and 2.
+ * - at most one apply runs (one "turn", held by the orchestration that runs it); versions that
+ *   arrive meanwhile wait;
+ * - the next apply takes the newest waiting version: every event is a full snapshot, so the older
+ *   ones are coalesced into it and never applied. There is no wait for a missing version: a
+ *   version that arrives after a newer one settled is stale and dropped, and the hub ends at the
+ *   newest snapshot either way (docs/order-sync.md, "Why no gap wait");
+ * - a turn is not owned forever: an offer that finds a turn older than `runnerCheckAfterMs` asks
+ *   its caller to check the runner, and a runner that is no longer running (terminated, purged,
+ *   failed outside its saga) is replaced by `takeOver`, which puts the version it was applying
+ *   back in the queue.
  */
 import type { OrderEvent } from './orderEvent.js';
 
@@ -24,17 +28,18 @@ export interface WaitingVersion {
 
 export interface RunningApply {
   readonly version: number;
-  /** The saga's instance id (`order-sea-1234-v7`). */
-  readonly instanceId: string;
-  /** The ingest orchestration driving it (it reports the outcome). */
+  /** The saga's id (`order-sea-1234-v7`): audit run id and snapshot key of the apply. */
+  readonly sagaId: string;
+  /** The orchestration holding the turn (it runs the saga and reports the outcome). */
   readonly runner: string;
   readonly startedAt: string;
   /** Waiting versions folded into this apply. */
   readonly coalesced: readonly number[];
+  /** The event being applied: put back in the queue when the turn is taken over. */
+  readonly event: OrderEvent;
 }
 
-export type VersionOutcome =
-  'applied' | 'failed' | 'stale' | 'duplicate' | 'coalesced' | 'skipped-after-wait';
+export type VersionOutcome = 'applied' | 'failed' | 'stale' | 'duplicate' | 'coalesced' | 'taken-over';
 
 export interface RecentOutcome {
   readonly version: number;
@@ -48,12 +53,10 @@ export interface OrderSyncState {
   readonly orderId: string;
   /** Newest version written to the hub by this coordinator. */
   readonly lastAppliedVersion: number | null;
-  /** Newest version with a final outcome (applied or failed): the version guard. */
+  /** Newest version with a final outcome (applied, failed or stale): the version guard. */
   readonly settledVersion: number | null;
   readonly waiting: readonly WaitingVersion[];
   readonly running: RunningApply | null;
-  /** Set while waiting versions are held for a missing one. */
-  readonly hold: { readonly since: string; readonly until: string; readonly holder: string } | null;
   /** The last {@link RECENT_OUTCOMES} outcomes, newest last. */
   readonly recent: readonly RecentOutcome[];
   readonly counts: {
@@ -62,14 +65,19 @@ export interface OrderSyncState {
     readonly failed: number;
     readonly dropped: number;
     readonly coalesced: number;
+    /** Turns taken from a runner that had stopped. */
+    readonly takenOver: number;
   };
 }
 
 export const RECENT_OUTCOMES = 20;
 
 export interface OrderSyncOptions {
-  /** How long versions ahead of a missing one wait for it. */
-  readonly gapWaitMs: number;
+  /**
+   * How old a turn must be before an offer that finds it asks for a check of its runner. A healthy
+   * apply takes well under a second; one in an outage backoff is alive and passes the check.
+   */
+  readonly runnerCheckAfterMs: number;
 }
 
 /** What the caller (an orderIngest orchestration) does next. */
@@ -78,14 +86,23 @@ export type OrderSyncDecision =
   | {
       readonly kind: 'run';
       readonly version: number;
-      readonly instanceId: string;
+      readonly sagaId: string;
       readonly event: OrderEvent;
       readonly coalesced: readonly number[];
     }
-  /** Wait until `until`, then call `gapExpired`. */
-  | { readonly kind: 'hold'; readonly until: string }
-  /** Nothing to do: someone else runs or holds, or nothing waits. */
-  | { readonly kind: 'idle'; readonly reason: 'running' | 'held' | 'nothing-waiting' }
+  /**
+   * Another orchestration holds the turn. `check`: the turn is older than `runnerCheckAfterMs`, so
+   * look whether `runner` still runs and call `takeOver` if not.
+   */
+  | {
+      readonly kind: 'idle';
+      readonly reason: 'running';
+      readonly runner: string;
+      readonly since: string;
+      readonly check: boolean;
+    }
+  /** Nothing to do. */
+  | { readonly kind: 'idle'; readonly reason: 'nothing-waiting' }
   | { readonly kind: 'dropped'; readonly reason: 'stale' | 'duplicate' };
 
 export interface Step {
@@ -93,8 +110,8 @@ export interface Step {
   readonly decision: OrderSyncDecision;
 }
 
-/** The saga's business instance id: `order-sea-1234-v7`. */
-export function applyInstanceId(region: string, orderId: string, version: number): string {
+/** The saga id of an applied version: `order-sea-1234-v7` (audit run id, snapshot key). */
+export function sagaIdOf(region: string, orderId: string, version: number): string {
   return `order-${region}-${orderId}-v${version}`;
 }
 
@@ -111,9 +128,28 @@ export function initialOrderSyncState(region: string, orderId: string): OrderSyn
     settledVersion: null,
     waiting: [],
     running: null,
-    hold: null,
     recent: [],
-    counts: { received: 0, applied: 0, failed: 0, dropped: 0, coalesced: 0 },
+    counts: { received: 0, applied: 0, failed: 0, dropped: 0, coalesced: 0, takenOver: 0 },
+  };
+}
+
+/**
+ * A state as stored, brought to the current shape: states written before turns could be taken
+ * over have no `takenOver` count and may carry a gap-wait `hold` (dropped: no version waits for a
+ * missing one any more).
+ */
+export function upgradeOrderSyncState(stored: OrderSyncState): OrderSyncState {
+  type StoredRunning = Omit<RunningApply, 'sagaId'> & { sagaId?: string; instanceId?: string };
+  type Stored = Omit<OrderSyncState, 'running' | 'counts'> & {
+    hold?: unknown;
+    running: StoredRunning | null;
+    counts: Omit<OrderSyncState['counts'], 'takenOver'> & { takenOver?: number };
+  };
+  const { hold: _hold, running, ...rest } = stored as Stored;
+  return {
+    ...rest,
+    running: running === null ? null : { ...running, sagaId: running.sagaId ?? running.instanceId ?? '' },
+    counts: { ...rest.counts, takenOver: rest.counts.takenOver ?? 0 },
   };
 }
 
@@ -122,84 +158,48 @@ function remember(state: OrderSyncState, outcomes: readonly RecentOutcome[]): Or
   return { ...state, recent: [...state.recent, ...outcomes].slice(-RECENT_OUTCOMES) };
 }
 
-const plusMs = (iso: string, ms: number): string => new Date(Date.parse(iso) + ms).toISOString();
-
-/**
- * With nothing running: start the next apply, or hold, or idle. `runner` is who will act on the
- * decision; `force` applies the newest waiting version even across a gap (the wait has passed).
- */
-function next(
-  state: OrderSyncState,
-  runner: string,
+function busy(
+  running: RunningApply,
   now: string,
   opts: OrderSyncOptions,
-  force: boolean,
-): Step {
-  if (state.running !== null) return { state, decision: { kind: 'idle', reason: 'running' } };
-  if (state.waiting.length === 0)
-    return { state: { ...state, hold: null }, decision: { kind: 'idle', reason: 'nothing-waiting' } };
+): Extract<OrderSyncDecision, { reason: 'running' }> {
+  return {
+    kind: 'idle',
+    reason: 'running',
+    runner: running.runner,
+    since: running.startedAt,
+    check: Date.parse(now) - Date.parse(running.startedAt) >= opts.runnerCheckAfterMs,
+  };
+}
+
+/** With nothing running: hand `runner` the turn for the newest waiting version, or idle. */
+function next(state: OrderSyncState, runner: string, now: string, opts: OrderSyncOptions): Step {
+  if (state.running !== null) return { state, decision: busy(state.running, now, opts) };
+  if (state.waiting.length === 0) return { state, decision: { kind: 'idle', reason: 'nothing-waiting' } };
   const sorted = [...state.waiting].sort((a, b) => a.version - b.version);
-  let expected = (state.settledVersion ?? 0) + 1;
-  let pick: WaitingVersion | null = null;
-  for (const w of sorted) {
-    if (w.version !== expected) break;
-    pick = w;
-    expected++;
-  }
-  let skipped = false;
-  if (pick === null) {
-    if (!force) {
-      if (state.hold !== null) return { state, decision: { kind: 'idle', reason: 'held' } };
-      const until = plusMs(now, opts.gapWaitMs);
-      return {
-        state: { ...state, hold: { since: now, until, holder: runner } },
-        decision: { kind: 'hold', until },
-      };
-    }
-    pick = sorted[sorted.length - 1] as WaitingVersion;
-    skipped = true;
-  }
-  const chosen = pick;
-  const folded = sorted.filter((w) => w.version < chosen.version).map((w) => w.version);
-  const outcomes: RecentOutcome[] = folded.map((v) => ({
-    version: v,
-    outcome: 'coalesced',
-    at: now,
-    detail: `into v${chosen.version}`,
-  }));
-  if (skipped) {
-    const from = (state.settledVersion ?? 0) + 1;
-    const missing: number[] = [];
-    const present = new Set(sorted.map((w) => w.version));
-    for (let v = from; v < chosen.version; v++) if (!present.has(v)) missing.push(v);
-    outcomes.push({
-      version: chosen.version,
-      outcome: 'skipped-after-wait',
-      at: now,
-      detail: `applied without v${missing.join(', v')} after waiting ${opts.gapWaitMs} ms`,
-    });
-  }
-  const instanceId = applyInstanceId(state.region, state.orderId, chosen.version);
+  const chosen = sorted[sorted.length - 1] as WaitingVersion;
+  const folded = sorted.slice(0, -1).map((w) => w.version);
+  const sagaId = sagaIdOf(state.region, state.orderId, chosen.version);
   const running: RunningApply = {
     version: chosen.version,
-    instanceId,
+    sagaId,
     runner,
     startedAt: now,
     coalesced: folded,
+    event: chosen.event,
   };
   const updated = remember(
     {
       ...state,
-      waiting: sorted.filter((w) => w.version > chosen.version),
+      waiting: [],
       running,
-      hold: null,
       counts: { ...state.counts, coalesced: state.counts.coalesced + folded.length },
     },
-    outcomes,
+    folded.map((v) => ({ version: v, outcome: 'coalesced', at: now, detail: `into v${chosen.version}` })),
   );
   return {
     state: updated,
-    decision: { kind: 'run', version: chosen.version, instanceId, event: chosen.event, coalesced: folded },
+    decision: { kind: 'run', version: chosen.version, sagaId, event: chosen.event, coalesced: folded },
   };
 }
 
@@ -222,9 +222,11 @@ export function offer(
       ? drop('duplicate', `v${event.version} already settled`)
       : drop('stale', `settled at v${state.settledVersion}`);
   if (state.running?.version === event.version) return drop('duplicate', 'being applied');
+  if (state.running !== null && event.version < state.running.version)
+    return drop('stale', `v${state.running.version} is being applied`);
   if (state.waiting.some((w) => w.version === event.version)) return drop('duplicate', 'already waiting');
   const waiting = [...state.waiting, { version: event.version, receivedAt: now, event }];
-  return next({ ...counted, waiting }, input.runner, now, opts, false);
+  return next({ ...counted, waiting }, input.runner, now, opts);
 }
 
 /** The running apply ended; `outcome` is final for that version. */
@@ -240,15 +242,18 @@ export function completed(
   },
   opts: OrderSyncOptions,
 ): Step {
-  if (state.running === null || state.running.version !== input.version) {
-    // A report for an apply this state does not know as running (a replayed signal): ignore it.
-    return {
-      state,
-      decision: { kind: 'idle', reason: state.running === null ? 'nothing-waiting' : 'running' },
-    };
+  if (
+    state.running === null ||
+    state.running.version !== input.version ||
+    state.running.runner !== input.runner
+  ) {
+    // A report for a turn this state does not know as the caller's (a replayed call, or a runner
+    // whose turn was taken over): ignore it and hand it nothing.
+    return { state, decision: { kind: 'idle', reason: 'nothing-waiting' } };
   }
   const applied = input.outcome === 'applied';
   const settled = Math.max(state.settledVersion ?? 0, input.version);
+  const dropped = state.waiting.filter((w) => w.version <= settled);
   const updated = remember(
     {
       ...state,
@@ -257,12 +262,12 @@ export function completed(
       lastAppliedVersion: applied
         ? Math.max(state.lastAppliedVersion ?? 0, input.version)
         : state.lastAppliedVersion,
-      // Versions that arrived during the apply and are now behind it are dropped as stale.
       waiting: state.waiting.filter((w) => w.version > settled),
       counts: {
         ...state.counts,
         applied: state.counts.applied + (applied ? 1 : 0),
         failed: state.counts.failed + (input.outcome === 'failed' ? 1 : 0),
+        dropped: state.counts.dropped + dropped.length,
       },
     },
     [
@@ -272,23 +277,58 @@ export function completed(
         at: input.now,
         ...(input.detail === undefined ? {} : { detail: input.detail }),
       },
+      ...dropped.map((w) => ({
+        version: w.version,
+        outcome: 'stale' as const,
+        at: input.now,
+        detail: `settled at v${settled}`,
+      })),
     ],
   );
-  return next(updated, input.runner, input.now, opts, false);
+  return next(updated, input.runner, input.now, opts);
 }
 
-/** The holder's wait is over: apply the newest waiting version if the gap is still open. */
-export function gapExpired(
+/**
+ * `runner` takes the turn from `staleRunner`, which a check found no longer running (`reason`
+ * says how it ended). The version it was applying goes back to the queue (its saga steps are
+ * idempotent under the same saga id, so running it again is safe). Anyone else's turn, or no
+ * turn, is left alone; with nothing running, `runner` simply gets the next turn if one waits.
+ */
+export function takeOver(
   state: OrderSyncState,
-  input: { readonly runner: string; readonly now: string },
+  input: {
+    readonly staleRunner: string;
+    readonly reason: string;
+    readonly runner: string;
+    readonly now: string;
+  },
   opts: OrderSyncOptions,
 ): Step {
-  if (state.hold === null || state.hold.holder !== input.runner)
-    return {
-      state,
-      decision: { kind: 'idle', reason: state.running !== null ? 'running' : 'nothing-waiting' },
-    };
-  if (Date.parse(input.now) < Date.parse(state.hold.until))
-    return { state, decision: { kind: 'hold', until: state.hold.until } };
-  return next({ ...state, hold: null }, input.runner, input.now, opts, true);
+  const running = state.running;
+  if (running === null) return next(state, input.runner, input.now, opts);
+  if (running.runner !== input.staleRunner)
+    return { state, decision: { ...busy(running, input.now, opts), check: false } };
+  // (A turn stored before turns carried their event cannot be requeued; a newer event covers it.)
+  const requeued =
+    (running.event as OrderEvent | undefined) === undefined ||
+    state.waiting.some((w) => w.version >= running.version)
+      ? state.waiting
+      : [...state.waiting, { version: running.version, receivedAt: running.startedAt, event: running.event }];
+  const freed = remember(
+    {
+      ...state,
+      running: null,
+      waiting: requeued,
+      counts: { ...state.counts, takenOver: state.counts.takenOver + 1 },
+    },
+    [
+      {
+        version: running.version,
+        outcome: 'taken-over',
+        at: input.now,
+        detail: `runner ${running.runner} ${input.reason}; ${input.runner} continues`,
+      },
+    ],
+  );
+  return next(freed, input.runner, input.now, opts);
 }

@@ -35,6 +35,7 @@ export const TELEMETRY_EVENT = {
   orderStale: 'orderStale',
   orderFailed: 'orderFailed',
   orderCompensated: 'orderCompensated',
+  orderTakenOver: 'orderTakenOver',
   compensationRun: 'compensationRun',
   deadLettered: 'deadLettered',
   deadLetterReplayed: 'deadLetterReplayed',

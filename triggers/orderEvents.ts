@@ -19,12 +19,18 @@ import type { DeliveredOrderEvent, OrderIngestInput } from '../activities/orderC
 import type { LogSink, Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
 import { METRIC, TELEMETRY_EVENT } from '../sync/telemetry.js';
-import { ORDER_SYNC_ENTITY, ingestInstanceId, orderOrchestrators } from '../activities/orderContracts.js';
+import {
+  ORDER_SYNC_ENTITY,
+  ingestInstanceId,
+  orderOrchestrators,
+  unstickInstanceId,
+} from '../activities/orderContracts.js';
+import { runnerStatus } from '../activities/orderRunner.js';
 import type { OrderRuntime } from '../activities/orderRuntime.js';
 import type { DeadLetteredOrderEvent } from '../sync/orderEvent.js';
 import { ORDER_ID_PATTERN, deadLetterId, parseOrderMessage } from '../sync/orderEvent.js';
 import type { OrderSyncState } from '../sync/orderSyncState.js';
-import { orderEntityKey } from '../sync/orderSyncState.js';
+import { orderEntityKey, upgradeOrderSyncState } from '../sync/orderSyncState.js';
 
 type Deps = Pick<OrderRuntime, 'rules' | 'deadLetters' | 'now'>;
 
@@ -123,27 +129,126 @@ export function createOrderEventsTrigger(
 
 const json = (status: number, body: unknown): HttpResponseInit => ({ status, jsonBody: body });
 
-/** GET /api/orders/{region}/{orderId}: the order's coordinator state. */
+/** Reads an order's coordinator state, or the HTTP answer explaining why there is none. */
+async function readOrder(
+  deps: Pick<OrderRuntime, 'rules'>,
+  request: HttpRequest,
+  client: df.DurableClient,
+): Promise<
+  | {
+      readonly ok: true;
+      readonly region: string;
+      readonly orderId: string;
+      readonly entity: string;
+      readonly state: OrderSyncState;
+    }
+  | { readonly ok: false; readonly answer: HttpResponseInit }
+> {
+  const region = request.params.region ?? '';
+  const orderId = request.params.orderId ?? '';
+  if (!deps.rules.sourceRegions.includes(region) || !ORDER_ID_PATTERN.test(orderId))
+    return {
+      ok: false,
+      answer: json(400, { error: `no order ${region}/${orderId}: unknown region or malformed order id` }),
+    };
+  const entityId = new df.EntityId(ORDER_SYNC_ENTITY, orderEntityKey(region, orderId));
+  const read = await client.readEntityState<OrderSyncState>(entityId);
+  if (!read.entityExists || read.entityState === undefined)
+    return { ok: false, answer: json(404, { error: `order ${region}/${orderId} has no sync state yet` }) };
+  return {
+    ok: true,
+    region,
+    orderId,
+    entity: `${entityId.name}@${entityId.key}`,
+    state: upgradeOrderSyncState(read.entityState),
+  };
+}
+
+/**
+ * Whether an order is stuck: its turn is held by an orchestration that no longer runs
+ * (terminated, purged, failed outside its saga), or versions wait with no turn held.
+ */
+async function stuckOf(
+  client: df.DurableClient,
+  s: OrderSyncState,
+): Promise<{
+  readonly runner: string | null;
+  readonly runnerStatus: string;
+  readonly reason: string;
+} | null> {
+  if (s.running !== null) {
+    const status = await runnerStatus(client, { instanceId: s.running.runner });
+    if (status.alive) return null;
+    return {
+      runner: s.running.runner,
+      runnerStatus: status.status,
+      reason: `v${s.running.version} is held by ${s.running.runner}, which is ${status.status}`,
+    };
+  }
+  if (s.waiting.length > 0)
+    return {
+      runner: null,
+      runnerStatus: 'none',
+      reason: `${s.waiting.length} version(s) wait and no turn is held`,
+    };
+  return null;
+}
+
+/** GET /api/orders/{region}/{orderId}: the order's coordinator state, and whether it is stuck. */
 export function createOrderStatus(deps: Pick<OrderRuntime, 'rules'>) {
   return async function orderStatus(
     request: HttpRequest,
     client: df.DurableClient,
   ): Promise<HttpResponseInit> {
-    const region = request.params.region ?? '';
-    const orderId = request.params.orderId ?? '';
-    if (!deps.rules.sourceRegions.includes(region) || !ORDER_ID_PATTERN.test(orderId))
-      return json(400, { error: `no order ${region}/${orderId}: unknown region or malformed order id` });
-    const entityId = new df.EntityId(ORDER_SYNC_ENTITY, orderEntityKey(region, orderId));
-    const read = await client.readEntityState<OrderSyncState>(entityId);
-    if (!read.entityExists || read.entityState === undefined)
-      return json(404, { error: `order ${region}/${orderId} has no sync state yet` });
-    const s = read.entityState;
+    const read = await readOrder(deps, request, client);
+    if (!read.ok) return read.answer;
+    const s = read.state;
     return json(200, {
-      entity: `${entityId.name}@${entityId.key}`,
+      entity: read.entity,
       ...s,
-      // The waiting events' payloads stay in the entity; the status shows their versions.
+      // The events' payloads stay in the entity; the status shows their versions.
       waiting: s.waiting.map((w) => ({ version: w.version, receivedAt: w.receivedAt })),
+      running: s.running === null ? null : { ...s.running, event: undefined },
+      stuck: await stuckOf(client, s),
     });
+  };
+}
+
+/**
+ * POST /api/orders/{region}/{orderId}/unstick: when the order is stuck (see stuckOf), starts an
+ * orderIngest that takes the turn over from the runner that stopped and applies the newest
+ * waiting version (202 with its instance id). A live runner keeps its turn (409): an order in an
+ * outage backoff is delayed, not stuck. Nothing held or waiting: 200, nothing done.
+ */
+export function createOrderUnstick(deps: Pick<OrderRuntime, 'rules' | 'now'>) {
+  return async function orderUnstick(
+    request: HttpRequest,
+    client: df.DurableClient,
+  ): Promise<HttpResponseInit> {
+    const read = await readOrder(deps, request, client);
+    if (!read.ok) return read.answer;
+    const s = read.state;
+    const stuck = await stuckOf(client, s);
+    if (stuck === null)
+      return s.running === null
+        ? json(200, {
+            order: `${read.region}/${read.orderId}`,
+            unstuck: false,
+            reason: 'nothing held or waiting',
+          })
+        : json(409, {
+            error: `order ${read.region}/${read.orderId} is not stuck: ${s.running.runner} still runs v${s.running.version}`,
+          });
+    const instanceId = unstickInstanceId(read.region, read.orderId, deps.now());
+    const input: OrderIngestInput = {
+      kind: 'takeover',
+      region: read.region,
+      orderId: read.orderId,
+      staleRunner: stuck.runner ?? '',
+      reason: `is ${stuck.runnerStatus} (unstick request)`,
+    };
+    await client.startNew(orderOrchestrators.orderIngest.name, { instanceId, input });
+    return json(202, { order: `${read.region}/${read.orderId}`, unstuck: true, instanceId, stuck });
   };
 }
 

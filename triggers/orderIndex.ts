@@ -8,6 +8,7 @@ import {
   createListDeadLetters,
   createOrderEventsTrigger,
   createOrderStatus,
+  createOrderUnstick,
   createReplayDeadLetter,
 } from './orderEvents.js';
 
@@ -27,6 +28,12 @@ export function registerOrderTriggers(runtime: OrderRuntime, telemetry: Telemetr
     authLevel: 'function',
     route: 'orders/{region}/{orderId}',
     handler: createOrderStatus(runtime),
+  });
+  df.app.client.http('orderUnstick', {
+    methods: ['POST'],
+    authLevel: 'function',
+    route: 'orders/{region}/{orderId}/unstick',
+    handler: createOrderUnstick(runtime),
   });
   app.http('orderDeadLetters', {
     methods: ['GET'],

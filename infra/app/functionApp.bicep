@@ -109,7 +109,7 @@ var appSettingsBase = {
   REGION_SYNC_RUN_HISTORY_CONTAINER: runHistoryContainerName
   REGION_SYNC_RUN_RETENTION_DAYS: string(runRetentionDays)
   REGION_SYNC_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${secretUriBase}pseudonym-key)'
-  REGION_SYNC_ORDER_GAP_WAIT_MS: '2000'
+  REGION_SYNC_ORDER_RUNNER_CHECK_MS: '30000'
   REGION_SYNC_ORDER_DEADLETTER_CONTAINER: orderDeadLetterContainerName
 }
 

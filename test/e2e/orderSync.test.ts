@@ -1,6 +1,6 @@
 /**
  * Order sync end to end on devhost (issue 7): events through the embedded broker's session queue,
- * the orderEvents trigger, the per-order entity and the orderApply saga, checked in the regional
+ * the orderEvents trigger, the per-order entity and the orderIngest runner with its saga, checked in the regional
  * SQLite files and over the app's HTTP API.
  */
 import assert from 'node:assert/strict';
@@ -37,7 +37,7 @@ function hubOrder(
 describe('order sync end to end', { timeout: 240_000 }, () => {
   let app: OrderApp;
   before(async () => {
-    app = await startOrderApp({ gapWaitMs: 400 });
+    app = await startOrderApp({ env: { REGION_SYNC_ORDER_RUNNER_CHECK_MS: '0' } });
   });
   after(async () => {
     await app?.close();
@@ -151,15 +151,21 @@ describe('order sync end to end', { timeout: 240_000 }, () => {
     assert.equal(receipt.status, 'failed');
     assert.match(String(receipt.reason), /unknown-sku: the hub catalog does not know GHOST-404/);
     assert.equal(receipt.hub_version, 1);
-    const saga = await app.waitFor(
-      'saga output',
+    // The saga runs inline in the ingest orchestration that held the order's turn.
+    const runner = await app.waitFor(
+      'runner output',
       () =>
-        fetch(`${app.host.origin}/runtime/webhooks/durabletask/instances/order-sea-fail-1-v2`).then(
+        fetch(`${app.host.origin}/runtime/webhooks/durabletask/instances/orderevent-sea-fail-1-v2`).then(
           (r) => r.json() as Promise<{ runtimeStatus?: string }>,
         ),
       (s: { runtimeStatus?: string }) => s.runtimeStatus === 'Completed',
     );
-    assert.deepEqual((saga as { output: { compensated: string[] } }).output.compensated, ['restoreHubOrder']);
+    const applies = (runner as { output: { applies: { version: number; compensated: string[] }[] } }).output
+      .applies;
+    assert.deepEqual(
+      applies.map((a) => [a.version, a.compensated]),
+      [[2, ['restoreHubOrder']]],
+    );
   });
 
   it('a malformed message lands in the dead letters with its reason, and a fixed replay goes through the version guard', async () => {

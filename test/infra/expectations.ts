@@ -37,6 +37,7 @@ export const NOT_SET_IN_AZURE: Readonly<Record<string, string>> = {
   REGION_SYNC_TOPOLOGY_JSON:
     'alternative to REGION_SYNC_TOPOLOGY_PATH; the infra ships the document in the package',
   REGION_SYNC_DATA_DIR: 'SQLite stores only; Azure regions use mssql stores',
+  REGION_SYNC_SQLITE_BUSY_TIMEOUT_MS: 'SQLite stores only; Azure regions use mssql stores',
   REGION_SYNC_STAGING_CONNECTION:
     'connection-string staging is local only; Azure uses REGION_SYNC_STAGING_ACCOUNT_URL with the managed identity',
   AzureWebJobsStorage:

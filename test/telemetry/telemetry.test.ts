@@ -240,7 +240,7 @@ describe('telemetry of the order path', () => {
     deps = {
       topology: config.topology,
       pseudonymKey: config.pseudonymKey,
-      settings: { gapWaitMs: 0, deadLetterContainer: 'x' },
+      settings: { runnerCheckAfterMs: 0, deadLetterContainer: 'x' },
       flow,
       hub,
       rules,

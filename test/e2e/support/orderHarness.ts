@@ -44,14 +44,21 @@ export interface OrderApp {
   http(method: string, route: string, body?: string): Promise<{ status: number; json: unknown }>;
   db(region: string): BetterSqlite3.Database;
   restart(): Promise<void>;
+  /** Moves a manual clock forward (POST /admin/clock). */
+  advanceClock(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startOrderApp(options: { gapWaitMs?: number } = {}): Promise<OrderApp> {
+export interface OrderAppOptions {
+  /** `manual:<ISO>`: durable timers and retries move only with {@link OrderApp.advanceClock}. */
+  readonly clock?: string;
+  /** App settings added to the local environment (e.g. a short SQLite busy timeout). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export async function startOrderApp(options: OrderAppOptions = {}): Promise<OrderApp> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-'));
-  const env = await localAppEnv(root, {
-    REGION_SYNC_ORDER_GAP_WAIT_MS: String(options.gapWaitMs ?? 500),
-  });
+  const env = await localAppEnv(root, { ...options.env });
   const config = loadConfig(env, { cwd: root });
   const hub = config.stores.cn;
   if (hub?.kind !== 'sqlite') throw new Error('the default topology keeps cn in SQLite');
@@ -60,7 +67,13 @@ export async function startOrderApp(options: { gapWaitMs?: number } = {}): Promi
   await catalog.upsertProducts(DEMO_CATALOG);
   await catalog.close();
   const start = () =>
-    startDevhost({ appDir: APP_DIR, dataDir: path.join(root, 'host'), env, readyTimeoutMs: 60_000 });
+    startDevhost({
+      appDir: APP_DIR,
+      dataDir: path.join(root, 'host'),
+      env,
+      readyTimeoutMs: 60_000,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
   const dbs = new Map<string, BetterSqlite3.Database>();
   const app: OrderApp = {
     config,
@@ -108,6 +121,14 @@ export async function startOrderApp(options: { gapWaitMs?: number } = {}): Promi
     },
     async restart() {
       app.host = await start();
+    },
+    async advanceClock(ms) {
+      const res = await fetch(`${app.host.origin}/admin/clock`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ advanceMs: ms }),
+      });
+      if (!res.ok) throw new Error(`clock answered ${res.status}: ${await res.text()}`);
     },
     async close() {
       await app.host.stop();
