@@ -6,12 +6,16 @@
  * after the app's busy timeout (shortened to 50 ms here).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { orderHistory } from '../../scripts/orderGenerator';
 import type { OrderApp } from './support/orderHarness';
 import { messageOf, startOrderApp } from './support/orderHarness';
 
+/** The compiled `npm run orders` CLI. */
+const ORDERS_CLI = path.resolve(__dirname, '../../scripts/orders.js');
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 const MINUTE = 60_000;
 const RUNNER_CHECK_MS = 60_000;
@@ -216,6 +220,16 @@ describe('order sync liveness and bad input end to end', { timeout: 180_000 }, (
       records.find((r) => r.messageId === 'latam:neg-1:1')!.issues.join(' | '),
       /lines\.0\.quantity: must not be negative/,
     );
+    // Replaying one as received is still invalid: the server answers 422, the CLI exits non-zero.
+    const slash = records.find((r) => r.messageId === 'latam:a/b:1')!;
+    const cli = spawnSync(
+      process.execPath,
+      [ORDERS_CLI, 'deadletters', 'replay', slash.id, '--url', app.host.origin],
+      { encoding: 'utf8' },
+    );
+    assert.equal(cli.status, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stdout, /orderId/);
+    assert.match(cli.stderr, /refused \(422\)/);
     const dlq = (await fetch(
       `${app.host.origin}/admin/servicebus/messages?source=order-events&deadLetter=true&max=100`,
     ).then((r) => r.json())) as { messages: unknown[] };
