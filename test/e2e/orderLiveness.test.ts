@@ -59,10 +59,14 @@ describe('order sync liveness and bad input end to end', { timeout: 180_000 }, (
     hubLock = null;
   }
 
-  const instance = (id: string) =>
-    fetch(`${app.host.origin}/runtime/webhooks/durabletask/instances/${id}?showHistory=true`).then(
-      (r) => r.json() as Promise<InstanceStatus>,
+  /** The instance's status with its history ({} while it does not exist: 404). */
+  const instance = async (id: string): Promise<InstanceStatus> => {
+    const res = await fetch(
+      `${app.host.origin}/runtime/webhooks/durabletask/instances/${id}?showHistory=true`,
     );
+    const text = await res.text();
+    return res.status === 404 || text === '' ? {} : (JSON.parse(text) as InstanceStatus);
+  };
   const failedAttempts = (s: InstanceStatus) =>
     (s.historyEvents ?? []).filter((e) => e.EventType === 'TaskFailed').length;
   const receipt = (region: string, orderId: string, version: number): Row | undefined => {
