@@ -62,10 +62,17 @@ export interface HostServices {
  * 2. functions whose bindings no extension declares (`triggerTypes`, `bindingTypes`) are disabled
  *    (`invoker.disabledReason(name)` says why): extensions must skip disabled functions;
  * 3. appStart hooks run, then the host listens (so `routes.origin` is known), then `start()` runs
- *    for each extension in order; requests answer 503 until every extension has started;
- * 4. on SIGINT/SIGTERM: the HTTP listener and timers stop, `invoker.drain()` waits for running
- *    invocations and refuses new ones (`HostShuttingDownError`; treat that as "not run, retry after
- *    restart"), appTerminate hooks run, then `stop()` runs for each extension in reverse order.
+ *    for each extension in order: it registers bindings and routes and opens its stores, but runs
+ *    no function. Requests answer 503 until every extension has started;
+ * 4. the host answers requests, then `listen()` runs for each extension in order: only now do
+ *    trigger listeners receive and queued work (durable work items, messages) run, so no function
+ *    runs while a binding another extension supplies (blob output, durable client) is missing.
+ *    Timer triggers start last;
+ * 5. on SIGINT/SIGTERM: the HTTP listener and timers stop, `stopListening()` runs for every
+ *    extension (no new messages are received), `invoker.drain()` waits for running invocations and
+ *    refuses new ones (`HostShuttingDownError`: a host-side refusal; give the work back without
+ *    counting it against the message, to run after restart), appTerminate hooks run, then `stop()`
+ *    runs for each extension in reverse order.
  *
  * Time: use `services.clock` for every due time (durable timers, lock renewals, visibility
  * timeouts), so `--clock manual` and `POST /admin/clock` drive extensions and timer triggers alike.
@@ -76,7 +83,12 @@ export interface HostExtension {
   readonly triggerTypes: readonly string[];
   /** Input/output binding types it supplies (e.g. 'durableClient'); registered on the invoker in start(). */
   readonly bindingTypes?: readonly string[];
+  /** Prepares: bindings, routes, stores. Runs no function (see the lifecycle above). */
   start(services: HostServices): Promise<void>;
+  /** Begins taking work: trigger listeners, queued work items. Called once every extension has started. */
+  listen?(): Promise<void>;
+  /** Stops receiving new work; what is running goes on (stop() waits for it). */
+  stopListening?(): Promise<void>;
   /** Stop taking new work and release or finish what is in flight; persistent state stays consistent. */
   stop(): Promise<void>;
   /** Extra settings shown for a function in `GET /admin/functions`. */

@@ -247,7 +247,15 @@ export class Host {
       options.shutdownTimeoutMs ?? 30_000,
       appLevelHookData,
     );
+    // Only now may functions run: every binding is registered and the host answers its own
+    // durable client. Trigger listeners and queued work start after that, timers last.
     server.markReady();
+    try {
+      for (const extension of started) await extension.listen?.();
+    } catch (err) {
+      await host.stop();
+      throw err;
+    }
     timers.start();
     return host;
   }
@@ -264,6 +272,10 @@ export class Host {
   async #stop(): Promise<void> {
     this.timers.stop();
     const serverStopped = this.server.stop(this.shutdownTimeoutMs);
+    // Receive nothing more: a message received now would only be refused by the draining invoker.
+    const listenersStopped = Promise.allSettled(
+      this.startedExtensions.map((e) => e.stopListening?.() ?? Promise.resolve()),
+    );
     const left = await this.invoker.drain(this.shutdownTimeoutMs);
     if (left > 0) {
       this.logger.warn(
@@ -272,6 +284,7 @@ export class Host {
       );
     }
     await serverStopped;
+    await listenersStopped;
     for (const hook of this.registry.hooksFor('appTerminate')) {
       try {
         await hook({ hookData: this.appLevelHookData, appHookData: this.invoker.appHookData });

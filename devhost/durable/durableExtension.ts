@@ -68,13 +68,18 @@ export class DurableExtension implements HostExtension {
       return { string: JSON.stringify(clientBindingData(origin, options.hubName)) };
     };
     for (const type of this.bindingTypes) services.invoker.registerInputProvider(type, provide);
+    this.#engine.open();
     addDurableRoutes(services.routes, this.#engine, options.hubName);
-    this.#engine.start();
     services.logger.info(
       'Host.Durable',
       `Durable Task hub "${options.hubName}" (${services.dataDir === ':memory:' ? 'in memory' : services.dataDir}); ` +
         `activities ≤ ${options.maxConcurrentActivityFunctions}, orchestrators ≤ ${options.maxConcurrentOrchestratorFunctions} at a time.`,
     );
+  }
+
+  /** Queued orchestrations, entities and activities run from now on (every binding is there). */
+  async listen(): Promise<void> {
+    this.engine.start();
   }
 
   async stop(): Promise<void> {

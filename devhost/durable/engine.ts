@@ -201,8 +201,11 @@ export class DurableEngine {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Takes the hub, re-queues work a dead owner left behind, and starts dispatching. */
-  start(): void {
+  /**
+   * Takes the hub (refusing when another live devhost holds it) and makes work a dead owner left
+   * running runnable again. Runs nothing yet: clients may queue work, start() dispatches it.
+   */
+  open(): void {
     this.#takeOwnership();
     const released = this.store.releaseActivityLocks(this.owner);
     if (released > 0) {
@@ -211,7 +214,13 @@ export class DurableEngine {
         `${released} activity work item(s) were running when the previous devhost stopped; running them again.`,
       );
     }
+  }
+
+  /** Starts dispatching everything queued in the hub: episodes, activities, due timers. */
+  start(): void {
     this.#stopped = false;
+    // Work queued since open() is in the hub too; the queue is rebuilt from it.
+    this.#activityQueue.length = 0;
     for (const id of this.store.unlockedActivityIds()) this.#activityQueue.push(id);
     for (const id of this.store.instancesWithVisibleMessages(this.clock.now())) this.#ready.add(id);
     this.#armTimer();

@@ -48,7 +48,7 @@ export class ServiceBusExtension implements HostExtension {
   readonly triggerTypes = ['serviceBusTrigger'] as const;
   readonly bindingTypes = [BROKER_BINDING] as const;
   readonly #azure = new Map<string, AzureServiceBusBroker>();
-  readonly #listeners: TriggerListener[] = [];
+  readonly #listeners: { listener: TriggerListener; plan: ServiceBusTriggerPlan; kind: string }[] = [];
   readonly #plans = new Map<string, ServiceBusTriggerPlan>();
   #embedded: EmbeddedBroker | undefined;
   #services: HostServices | undefined;
@@ -148,17 +148,27 @@ export class ServiceBusExtension implements HostExtension {
         services.logger,
         services.clock,
       );
+      this.#listeners.push({ listener, plan, kind: port.kind });
+    }
+  }
+
+  /** Receiving starts once every extension is ready (a trigger may start an orchestration). */
+  async listen(): Promise<void> {
+    for (const { listener, plan, kind } of this.#listeners) {
       listener.start();
-      this.#listeners.push(listener);
-      services.logger.info(
-        category,
-        `Listening for "${plan.fn.metadata.name}" on ${sourcePath(plan.source)} (${port.kind}${plan.sessions ? ', sessions' : ''}${plan.many ? ', cardinality many' : ''}).`,
+      this.#services?.logger.info(
+        'Host.ServiceBus',
+        `Listening for "${plan.fn.metadata.name}" on ${sourcePath(plan.source)} (${kind}${plan.sessions ? ', sessions' : ''}${plan.many ? ', cardinality many' : ''}).`,
       );
     }
   }
 
+  async stopListening(): Promise<void> {
+    await Promise.allSettled(this.#listeners.map(({ listener }) => listener.stop()));
+  }
+
   async stop(): Promise<void> {
-    await Promise.allSettled(this.#listeners.map((l) => l.stop()));
+    await this.stopListening();
     this.#listeners.length = 0;
     for (const broker of this.#azure.values()) await broker.close().catch(() => undefined);
     this.#azure.clear();

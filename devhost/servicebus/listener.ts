@@ -7,6 +7,10 @@ import { sourcePath } from './port';
 import type { TriggerHostOptions } from './settings';
 import { triggerDataFor, triggerMetadataFor } from './triggerData';
 
+/** First wait before receiving again after the host refused an invocation; doubles up to the maximum. */
+const REFUSAL_BACKOFF_MS = 250;
+const MAX_REFUSAL_BACKOFF_MS = 5_000;
+
 export interface TriggerListenerOptions {
   functionName: string;
   source: ReceiveSource;
@@ -39,7 +43,10 @@ export class TriggerListener {
   readonly #loops: Promise<void>[] = [];
   #running = false;
   #stopping = new AbortController();
+  #stopped: Promise<void> | undefined;
   #slotFreed: (() => void) | undefined;
+  /** Set after the host refused an invocation: receiving waits this long (ms, doubling), reset by a run. */
+  #refusalBackoff = 0;
 
   constructor(
     private readonly port: BrokerPort,
@@ -56,6 +63,7 @@ export class TriggerListener {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#stopped = undefined;
     this.#stopping = new AbortController();
     if (this.options.sessions) {
       for (let i = 0; i < this.options.host.maxConcurrentSessions; i++) this.#loops.push(this.#sessionLoop());
@@ -65,8 +73,13 @@ export class TriggerListener {
   }
 
   /** Stops receiving, lets running invocations finish and settle, then closes the receivers. */
-  async stop(): Promise<void> {
-    if (!this.#running) return;
+  stop(): Promise<void> {
+    if (!this.#running) return this.#stopped ?? Promise.resolve();
+    this.#stopped = this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#running = false;
     this.#stopping.abort();
     this.#slotFreed?.();
@@ -82,6 +95,8 @@ export class TriggerListener {
     let receiver: BrokerReceiver | undefined;
     while (this.#running) {
       try {
+        await this.#waitOutRefusal();
+        if (!this.#running) break;
         receiver ??= this.#track(this.port.createReceiver(this.options.source));
         const free = host.maxConcurrentCalls - this.#inflight.size;
         if (free <= 0) {
@@ -93,8 +108,8 @@ export class TriggerListener {
           this.options.receiveWaitMs,
         );
         if (!this.#running) {
-          // Received while stopping: give them straight back rather than leave them locked.
-          for (const message of messages) await receiver.abandon(message).catch(() => undefined);
+          // Received while stopping: give them straight back, uncounted, rather than leave them locked.
+          for (const message of messages) await receiver.release(message).catch(() => undefined);
           break;
         }
         const batches = many ? (messages.length > 0 ? [messages] : []) : messages.map((m) => [m]);
@@ -125,6 +140,8 @@ export class TriggerListener {
     while (this.#running) {
       let session: BrokerReceiver | undefined;
       try {
+        await this.#waitOutRefusal();
+        if (!this.#running) break;
         session = await this.port.acceptNextSession(
           this.options.source,
           this.options.receiveWaitMs,
@@ -137,7 +154,7 @@ export class TriggerListener {
             many ? host.maxMessageBatchSize : 1,
             this.options.sessionIdleMs,
           );
-          if (messages.length === 0 || !this.#running) break;
+          if (messages.length === 0 || !this.#running || this.#refusalBackoff > 0) break;
           const work = this.#process(session, messages);
           this.#inflight.add(work);
           try {
@@ -168,11 +185,30 @@ export class TriggerListener {
         triggerMetadata: triggerMetadataFor(messages, many),
       });
     } catch (err) {
-      // The invoker refused (disabled function, host stopping): give the messages back untouched.
-      this.logger.warn(this.category, `Not invoked: ${(err as Error).message}`);
+      // The host refused (stopping, function disabled): no function saw the messages, so they go
+      // back without counting as a delivery, and receiving backs off instead of spinning on them.
+      this.#refusalBackoff = Math.min(
+        Math.max(this.#refusalBackoff * 2, REFUSAL_BACKOFF_MS),
+        MAX_REFUSAL_BACKOFF_MS,
+      );
+      this.logger.warn(
+        this.category,
+        `Not invoked, given back for later (receiving again in ${this.#refusalBackoff} ms): ${(err as Error).message}`,
+      );
+      for (const message of messages) {
+        await receiver.release(message).catch((e: unknown) => {
+          const error = toServiceBusBrokerError(e);
+          this.logger.warn(
+            this.category,
+            `Could not give back message ${message.messageId} (${error.code}).`,
+          );
+        });
+      }
+      return;
     } finally {
       stopRenewal();
     }
+    this.#refusalBackoff = 0;
     if (!autoCompleteMessages) return;
     const succeeded = outcome !== undefined && outcome.error === undefined;
     for (const message of messages) {
@@ -225,6 +261,21 @@ export class TriggerListener {
       stopped = true;
       for (const cancel of cancels.values()) cancel();
     };
+  }
+
+  /** After a refusal, waits out the back-off (or until stopped) before receiving again. */
+  async #waitOutRefusal(): Promise<void> {
+    if (this.#refusalBackoff === 0 || !this.#running) return;
+    const signal = this.#stopping.signal;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.#refusalBackoff);
+      signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
   }
 
   #track(receiver: BrokerReceiver): BrokerReceiver {

@@ -76,6 +76,12 @@ export interface BrokerReceiver {
   complete(message: BrokeredMessage): Promise<void>;
   /** Gives the lock back; the delivery count stays incremented, and past the maximum the message is dead-lettered. */
   abandon(message: BrokeredMessage): Promise<void>;
+  /**
+   * Gives the lock back for a message no function saw (the host refused it: stopping, not ready),
+   * so it does not count as a delivery. The embedded broker takes the count back; Azure Service Bus
+   * cannot (every lock counts there), so its adapter abandons.
+   */
+  release(message: BrokeredMessage): Promise<void>;
   deadLetter(message: BrokeredMessage, options: DeadLetterOptions): Promise<void>;
   /** Extends the message's lock (or, for a session receiver, the session lock). Returns the new locked-until time. */
   renewLock(message: BrokeredMessage): Promise<number>;

@@ -1,4 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
+import { FunctionDisabledError, HostShuttingDownError } from '../worker/invoker';
 
 /** host.json `extensions.queues`, with the storage extension's defaults. */
 export interface QueuesOptions {
@@ -13,6 +14,8 @@ export interface QueuesOptions {
 
 /** Shortest interval between polls of an empty queue, as in the storage extension. */
 export const MIN_POLLING_INTERVAL_MS = 100;
+/** How long a message the host refused to process stays invisible before it is tried again. */
+export const REFUSED_RETRY_SECONDS = 5;
 /** How long a message stays invisible while its function runs; renewed at half time. */
 export const PROCESSING_VISIBILITY_SECONDS = 600;
 /**
@@ -236,16 +239,33 @@ export class QueueListener {
     );
     renew.unref();
     let succeeded = false;
+    let refused = false;
     try {
       succeeded = await this.handle(message);
     } catch (err) {
-      this.log.error(`Processing message ${message.messageId} failed: ${(err as Error).message}`);
+      // The host refused to invoke (stopping, function disabled): not the function's failure.
+      refused = err instanceof HostShuttingDownError || err instanceof FunctionDisabledError;
+      if (refused) {
+        this.log.warn(
+          `Message ${message.messageId} was not processed (visible again in ${REFUSED_RETRY_SECONDS} s): ${(err as Error).message}`,
+        );
+      } else {
+        this.log.error(`Processing message ${message.messageId} failed: ${(err as Error).message}`);
+      }
     } finally {
       clearInterval(renew);
     }
     try {
       if (succeeded) {
         await this.#delete(message);
+      } else if (refused) {
+        // Not the function's failure: no poison queue, and a pause instead of an immediate retry.
+        await this.queue.updateMessage(
+          message.messageId,
+          message.popReceipt,
+          undefined,
+          REFUSED_RETRY_SECONDS,
+        );
       } else if (this.poisonQueue) {
         if (message.dequeueCount >= this.options.maxDequeueCount) {
           await this.#toPoison(message);

@@ -115,7 +115,6 @@ export class StorageExtension implements HostExtension {
 
   async start(services: HostServices): Promise<void> {
     this.#services = services;
-    this.#running = true;
     this.#queues = queuesOptionsFrom(services.hostJson);
     this.hostId = hostIdFor(services);
     this.#scanIntervalMs =
@@ -167,11 +166,23 @@ export class StorageExtension implements HostExtension {
       }
     }
     for (const account of this.#accounts.values()) {
-      if (account.blobTriggers.size > 0) this.#startBlobTriggers(account);
+      if (account.blobTriggers.size > 0) this.#prepareBlobTriggers(account);
     }
   }
 
-  async stop(): Promise<void> {
+  /** Queue polling and blob scans start once every extension is ready (a trigger may use any binding). */
+  async listen(): Promise<void> {
+    this.#running = true;
+    for (const account of this.#accounts.values()) {
+      for (const listeners of account.queueListeners.values()) for (const l of listeners) l.start();
+      if (account.blobTriggerQueue) {
+        account.blobTriggerQueue.start();
+        account.scanLoop = this.#scanLoop(account);
+      }
+    }
+  }
+
+  async stopListening(): Promise<void> {
     this.#running = false;
     const stops: Promise<void>[] = [];
     for (const account of this.#accounts.values()) {
@@ -181,6 +192,10 @@ export class StorageExtension implements HostExtension {
       if (account.blobTriggerQueue) stops.push(account.blobTriggerQueue.stop());
     }
     await Promise.allSettled(stops);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopListening();
     this.#accounts.clear();
     if (this.#azurite) {
       await this.#azurite.stop();
@@ -348,7 +363,6 @@ export class StorageExtension implements HostExtension {
     const list = account.queueListeners.get(listener.queue.name) ?? [];
     list.push(listener);
     account.queueListeners.set(listener.queue.name, list);
-    listener.start();
   }
 
   /** devhost wrote to `queueName`: its listeners poll now (the extension's shared queue watcher). */
@@ -426,7 +440,7 @@ export class StorageExtension implements HostExtension {
     account.blobTriggers.set(functionId, { fn, functionId, path: blobPath, container });
   }
 
-  #startBlobTriggers(account: Account): void {
+  #prepareBlobTriggers(account: Account): void {
     const queue = account.clients.queue.getQueueClient(`azure-webjobs-blobtrigger-${this.hostId}`);
     const listener = new QueueListener(
       queue,
@@ -440,8 +454,6 @@ export class StorageExtension implements HostExtension {
       },
     );
     account.blobTriggerQueue = listener;
-    listener.start();
-    account.scanLoop = this.#scanLoop(account);
   }
 
   async #scanLoop(account: Account): Promise<void> {

@@ -165,6 +165,11 @@ class AzureReceiver implements BrokerReceiver {
     await this.#settle(message, (m) => this.receiver.abandonMessage(m));
   }
 
+  /** Azure counts every lock: the nearest it offers is an abandon. */
+  async release(message: BrokeredMessage): Promise<void> {
+    await this.abandon(message);
+  }
+
   async deadLetter(message: BrokeredMessage, options: DeadLetterOptions): Promise<void> {
     await this.#settle(message, (m) =>
       this.receiver.deadLetterMessage(m, {

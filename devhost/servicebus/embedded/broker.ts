@@ -413,7 +413,11 @@ export class EmbeddedBroker implements BrokerPort {
     entity: Entity,
     message: BrokeredMessage,
     session: { id: string; token: string } | undefined,
-    action: { kind: 'complete' } | { kind: 'abandon' } | { kind: 'deadLetter'; options: DeadLetterOptions },
+    action:
+      | { kind: 'complete' }
+      | { kind: 'abandon' }
+      | { kind: 'release' }
+      | { kind: 'deadLetter'; options: DeadLetterOptions },
   ): void {
     this.#assertOpen();
     let wake = false;
@@ -433,6 +437,13 @@ export class EmbeddedBroker implements BrokerPort {
         this.#db.prepare('DELETE FROM sb_messages WHERE seq = ?').run(row.seq);
       } else if (action.kind === 'deadLetter') {
         this.#deadLetter(row.seq, action.options.reason, action.options.description);
+      } else if (action.kind === 'release') {
+        this.#db
+          .prepare(
+            'UPDATE sb_messages SET delivery_count = MAX(delivery_count - 1, 0), locked_until = 0, lock_token = NULL WHERE seq = ?',
+          )
+          .run(row.seq);
+        wake = true;
       } else if (row.delivery_count >= entity.options.maxDeliveryCount) {
         this.#deadLetter(
           row.seq,
@@ -816,6 +827,10 @@ class EmbeddedReceiver implements BrokerReceiver {
 
   async abandon(message: BrokeredMessage): Promise<void> {
     this.broker.settle(this.entity, message, this.#session, { kind: 'abandon' });
+  }
+
+  async release(message: BrokeredMessage): Promise<void> {
+    this.broker.settle(this.entity, message, this.#session, { kind: 'release' });
   }
 
   async deadLetter(message: BrokeredMessage, options: DeadLetterOptions): Promise<void> {

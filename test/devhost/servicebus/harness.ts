@@ -95,6 +95,7 @@ export async function startServiceBusHost(
     clock: options.clock ?? new SystemClock(),
     routes: hostRoutes,
   });
+  await extension.listen();
   const broker = extension.embedded;
   if (!broker) throw new Error('The fixture should use the embedded broker.');
   return {

@@ -70,6 +70,7 @@ export async function startStorageHost(options: {
     clock: new SystemClock(),
     routes,
   });
+  await extension.listen();
   const settings = extension.azurite ? undefined : options.settings?.AzureWebJobsStorage;
   const connectionString = extension.azurite?.connectionString ?? settings;
   if (!connectionString) throw new Error('The storage extension did not set up development storage.');
