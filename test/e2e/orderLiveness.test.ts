@@ -6,7 +6,7 @@
  * after the app's busy timeout (shortened to 50 ms here).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -226,11 +226,15 @@ describe('order sync liveness and bad input end to end', { timeout: 180_000 }, (
     );
     // Replaying one as received is still invalid: the server answers 422, the CLI exits non-zero.
     const slash = records.find((r) => r.messageId === 'latam:a/b:1')!;
-    const cli = spawnSync(
-      process.execPath,
-      [ORDERS_CLI, 'deadletters', 'replay', slash.id, '--url', app.host.origin],
-      { encoding: 'utf8' },
-    );
+    // (Asynchronously: a blocked event loop would keep a closed keep-alive socket in fetch's pool.)
+    const cli = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [ORDERS_CLI, 'deadletters', 'replay', slash.id, '--url', app.host.origin],
+        (error, stdout, stderr) =>
+          resolve({ status: error === null ? 0 : (error.code as number), stdout, stderr }),
+      );
+    });
     assert.equal(cli.status, 1, cli.stdout + cli.stderr);
     assert.match(cli.stdout, /orderId/);
     assert.match(cli.stderr, /refused \(422\)/);
