@@ -29,16 +29,30 @@ async function waitForTicks(file: string, count: number) {
   }, `${count} tick(s)`);
 }
 
+/** Runs `body` against a js-app devhost on a manual clock at START whose fixture logs to `events`. */
+async function withTimerHost(
+  prefix: string,
+  env: Record<string, string>,
+  body: (host: Devhost, events: string) => Promise<void>,
+): Promise<void> {
+  const temp = tempDir(prefix);
+  const events = `${temp.dir}/events.jsonl`;
+  const host = await startDevhost({
+    appDir: fixture('js-app'),
+    clock: `manual:${START}`,
+    env: { EVENT_LOG: events, ...env },
+  });
+  try {
+    await body(host, events);
+  } finally {
+    await host.stop();
+    temp.cleanup();
+  }
+}
+
 describe('timer triggers on a controlled clock', () => {
-  it('fires on schedule as the manual clock moves, with isPastDue and scheduleStatus', async () => {
-    const temp = tempDir('timer');
-    const events = `${temp.dir}/events.jsonl`;
-    const host = await startDevhost({
-      appDir: fixture('js-app'),
-      clock: `manual:${START}`,
-      env: { EVENT_LOG: events },
-    });
-    try {
+  it('fires on schedule as the manual clock moves, with isPastDue and scheduleStatus', () =>
+    withTimerHost('timer', {}, async (host, events) => {
       const before = (await (await fetch(`${host.origin}/admin/functions/tick`)).json()) as Record<
         string,
         unknown
@@ -66,21 +80,10 @@ describe('timer triggers on a controlled clock', () => {
         >;
         return info.nextRun === '2026-01-01T00:00:30.000Z' ? true : undefined;
       }, 'the next run to be armed');
-    } finally {
-      await host.stop();
-      temp.cleanup();
-    }
-  });
+    }));
 
-  it('never overlaps one timer and runs missed occurrences once, past due', async () => {
-    const temp = tempDir('overlap');
-    const events = `${temp.dir}/events.jsonl`;
-    const host = await startDevhost({
-      appDir: fixture('js-app'),
-      clock: `manual:${START}`,
-      env: { EVENT_LOG: events, TICK_DELAY_MS: '600' },
-    });
-    try {
+  it('never overlaps one timer and runs missed occurrences once, past due', () =>
+    withTimerHost('overlap', { TICK_DELAY_MS: '600' }, async (host, events) => {
       await advance(host, 10_000); // 00:00:10: a run starts and takes 600 ms of real time
       await waitForTicks(events, 1);
       await advance(host, 25_000); // 00:00:35: 00:00:20 and 00:00:30 pass while it runs
@@ -95,42 +98,20 @@ describe('timer triggers on a controlled clock', () => {
         all.every((t) => t.running === 1),
         'no two runs of the timer at once',
       );
-    } finally {
-      await host.stop();
-      temp.cleanup();
-    }
-  });
+    }));
 
-  it('moving the manual clock past several occurrences fires the timer once, past due', async () => {
-    const temp = tempDir('jump');
-    const events = `${temp.dir}/events.jsonl`;
-    const host = await startDevhost({
-      appDir: fixture('js-app'),
-      clock: `manual:${START}`,
-      env: { EVENT_LOG: events },
-    });
-    try {
+  it('moving the manual clock past several occurrences fires the timer once, past due', () =>
+    withTimerHost('jump', {}, async (host, events) => {
       await advance(host, 35_000); // 00:00:35: 00:00:10, 00:00:20 and 00:00:30 have passed
       const [only] = await waitForTicks(events, 1);
       assert.equal(only!.timer.isPastDue, true);
       assert.equal(only!.timer.scheduleStatus?.next, '2026-01-01T00:00:40.000Z', 'it stands for 00:00:30');
       await new Promise((resolve) => setTimeout(resolve, 700));
       assert.equal(ticks(events).length, 1, 'three missed occurrences collapse into one run');
-    } finally {
-      await host.stop();
-      temp.cleanup();
-    }
-  });
+    }));
 
-  it('runs runOnStartup timers at start and invokes a timer from the admin API (202)', async () => {
-    const temp = tempDir('admin');
-    const events = `${temp.dir}/events.jsonl`;
-    const host = await startDevhost({
-      appDir: fixture('js-app'),
-      clock: `manual:${START}`,
-      env: { EVENT_LOG: events },
-    });
-    try {
+  it('runs runOnStartup timers at start and invokes a timer from the admin API (202)', () =>
+    withTimerHost('admin', {}, async (host, events) => {
       const startup = await waitFor(
         () => readEvents(events).find((e) => e.event === 'startup'),
         'the runOnStartup run',
@@ -141,11 +122,7 @@ describe('timer triggers on a controlled clock', () => {
       assert.equal(response.status, 202);
       const [tick] = await waitForTicks(events, 1);
       assert.equal(tick!.timer.isPastDue, false);
-    } finally {
-      await host.stop();
-      temp.cleanup();
-    }
-  });
+    }));
 
   it('remembers monitored schedules across restarts and runs an occurrence missed while down, past due', async () => {
     const temp = tempDir('monitor');
