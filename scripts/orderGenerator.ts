@@ -94,9 +94,12 @@ export function orderHistory(
     if (v > 1) {
       const r = rng();
       if (r < 0.3) addLine();
-      else if (r < 0.45 && lines.length > 1)
-        lines = lines.filter((_, i) => i !== Math.floor(rng() * lines.length));
-      else if (r < 0.6 && lines.length > 0) {
+      else if (r < 0.45 && lines.length > 1) {
+        // One line removed (drawn once: a draw per line could remove them all, leaving a live
+        // order without lines, which no CRM sends).
+        const drop = Math.floor(rng() * lines.length);
+        lines = lines.filter((_, i) => i !== drop);
+      } else if (r < 0.6 && lines.length > 0) {
         const i = Math.floor(rng() * lines.length);
         const l = lines[i] as GeneratedLine;
         const quantity = l.quantity + 1;

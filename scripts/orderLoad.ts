@@ -7,6 +7,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import type { OrderEvent } from '../sync/orderEvent.js';
 import { messageIdOf, sessionIdOf } from '../sync/orderEvent.js';
 import { orderHistory, rngOf, shuffle } from './orderGenerator.js';
+import type { OrderOutbox } from './spokeOutbox.js';
 
 export interface LoadOptions {
   /** Events per second. */
@@ -87,12 +88,15 @@ const VERSIONS_PER_ORDER = 12;
 
 /**
  * Sends the load in ticks of 100 ms and returns what it sent with the send times (duplicates are
- * not listed twice). `onTick` reports progress.
+ * not listed twice). With an `outbox`, each tick's order versions are first written to their
+ * spoke databases, as a spoke CRM does before it publishes (scripts/spokeOutbox.ts); the broker
+ * may still deliver them out of order. `onTick` reports progress.
  */
 export async function runLoad(
   options: LoadOptions,
   sink: OrderSink,
   onTick?: (sent: number) => void,
+  outbox?: OrderOutbox,
 ): Promise<SentEvent[]> {
   const rng = rngOf(options.seed);
   const start = Date.now();
@@ -133,6 +137,7 @@ export async function runLoad(
       }
     }
     produced += batch.length;
+    await outbox?.write(batch);
     if (options.shuffle) batch = shuffle(batch, rng);
     const now = Date.now();
     for (const e of batch)

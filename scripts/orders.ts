@@ -2,8 +2,10 @@
  * `npm run orders -- ...`: the order-sync operator's tool.
  *
  *   npm run orders -- --rate 50 --seconds 60 --orders 2000 [--shuffle] [--duplicates]
- *       publish realistic order changes to `order-events` (devhost's embedded broker by default,
- *       Azure Service Bus with --connection or the ServiceBusConnection setting as a connection string)
+ *       write realistic order changes to their spoke databases (the configured topology's stores),
+ *       then publish them to `order-events` (devhost's embedded broker by default, Azure Service Bus
+ *       with --connection or the ServiceBusConnection setting as a connection string);
+ *       --no-spoke-write publishes only
  *   npm run orders -- catalog            seed the hub's product catalog (local SQLite data dir)
  *   npm run orders -- status <region> <orderId>
  *   npm run orders -- deadletters list | show <id> | replay <id> [--file fixed.json]
@@ -18,6 +20,7 @@ import { withLocalDefaults } from '../config/localDefaults.js';
 import { loadConfig } from '../config/loadConfig.js';
 import { DEMO_CATALOG } from './orderGenerator.js';
 import { devhostSink, runLoad, serviceBusSink } from './orderLoad.js';
+import { spokeOutbox } from './spokeOutbox.js';
 
 const positive = (v: string): number => {
   const n = Number(v);
@@ -78,13 +81,20 @@ appOptions(program)
   .option('--seed <n>', 'generator seed', positive, 1)
   .option('--prefix <p>', 'order id prefix', 'ord-')
   .option('--connection <cs>', 'Azure Service Bus connection string (default: the embedded broker at --url)')
+  .option(
+    '--no-spoke-write',
+    'publish only, without writing each order to its spoke database first (the monthly full compare then tombstones those orders in the hub)',
+  )
   .action(async (flags: AppFlags & Record<string, unknown>) => {
     const cs = (flags.connection as string | undefined) ?? process.env.ServiceBusConnection;
     const azure = cs !== undefined && cs.includes('Endpoint=');
     const sink = azure ? serviceBusSink(cs) : devhostSink(flags.url);
     const target = azure ? 'Azure Service Bus' : `devhost at ${flags.url}`;
+    // As a spoke CRM does: the order is written in its region first, then published.
+    const outbox =
+      flags.spokeWrite === false ? undefined : spokeOutbox(loadConfig(withLocalDefaults(process.env).env));
     console.log(
-      `publishing ${String(flags.rate)}/s for ${String(flags.seconds)} s over ${String(flags.orders)} orders to ${target}`,
+      `${outbox === undefined ? 'publishing' : 'writing to the spoke databases and publishing'} ${String(flags.rate)}/s for ${String(flags.seconds)} s over ${String(flags.orders)} orders to ${target}`,
     );
     const t0 = Date.now();
     try {
@@ -101,6 +111,7 @@ appOptions(program)
         },
         sink,
         (n) => process.stdout.write(`\rsent ${n}`),
+        outbox,
       );
       const s = (Date.now() - t0) / 1000;
       console.log(`\nsent ${sent.length} events in ${s.toFixed(1)} s (${(sent.length / s).toFixed(1)}/s)`);
@@ -109,6 +120,7 @@ appOptions(program)
         console.log(`watch one: npm run orders -- status ${last.region} ${last.orderId}`);
     } finally {
       await sink.close();
+      await outbox?.close();
     }
   });
 
