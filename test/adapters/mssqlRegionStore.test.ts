@@ -32,7 +32,7 @@ import {
   rowversionToChange,
 } from '../../adapters/mssqlRegionStore.js';
 import { SqliteRegionStore } from '../../adapters/sqliteRegionStore.js';
-import { quoteMssql } from '../../adapters/sqlIdentifiers.js';
+import { derivedName, quoteMssql } from '../../adapters/sqlIdentifiers.js';
 import { mssqlTestConnection } from '../../config/settings.js';
 import { SyncError } from '../../sync/errors.js';
 import type { SyncErrorCode } from '../../sync/errors.js';
@@ -40,7 +40,7 @@ import type { SyncRow, TableMapping } from '../../sync/model.js';
 import { OPEN_GUARD } from '../../sync/model.js';
 import type { ApplyPageRequest } from '../../sync/ports.js';
 import { regionStoreConformance } from '../support/storeConformance.js';
-import { isoAt, ISO0, policy, priceMapping, priceRow } from '../support/syncFixtures.js';
+import { isoAt, ISO0, orderTables, policy, priceMapping, priceRow } from '../support/syncFixtures.js';
 import { dropMssqlSchemas } from '../support/mssqlSchemas.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -109,12 +109,16 @@ class FakeGateway implements SqlGateway {
   readonly tables = new Map<string, ResultRow[]>();
   /** Answer to 'read current versions'. */
   current: (keys: readonly (readonly unknown[])[]) => ResultRow[] = () => [];
+  /** Canned answers by statement label. */
+  readonly answers = new Map<string, ResultRow[]>();
 
   private sessionFor(tx: number): SqlSession {
     return {
       query: async (label, text, params = []) => {
         this.statements.push({ tx, label, text, params });
         if (label === 'read table columns') return this.tables.get(String(params[0]?.value)) ?? [];
+        const canned = this.answers.get(label);
+        if (canned !== undefined) return canned;
         if (label === 'create table') {
           const name = /CREATE TABLE (\S+) \(/.exec(text)?.[1] as string;
           const cols = [...text.matchAll(/^\s*(\[[^\]]+\]) sql_variant/gm)].map((m) =>
@@ -409,6 +413,57 @@ describe('SQL Server store without a server: conflict decisions match SQLite', (
       ['SKU-000004', 5],
     ]);
     for (const [sku, price] of winners) assert.equal(finalBySku.get(sku as string), price);
+  });
+
+  it('widens the primary key of a table it created to the mapped key, keeping the rows (orders keyed by region)', async () => {
+    const fake = new FakeGateway();
+    const { header } = orderTables();
+    fake.tables.set('[sales_order]', [
+      ...Object.keys(header.columns).map((c) => meta(c, 'sql_variant')),
+      meta('modified_at', 'datetime2'),
+      meta('origin_region', 'nvarchar'),
+      meta('is_deleted', 'bit'),
+      meta('row_ver', 'timestamp'),
+    ]);
+    const pk = derivedName('sync_pk', 'sales_order');
+    const rv = derivedName('sync_rv', 'sales_order');
+    // What the previous build created: keyed by order_id alone.
+    fake.answers.set('read indexes', [
+      { name: pk, column_name: 'order_id' },
+      { name: rv, column_name: 'row_ver' },
+      { name: rv, column_name: 'order_id' },
+    ]);
+    const store = new MssqlRegionStore({ region: 'cn', gateway: fake });
+    await store.migrate([header]);
+    const ddl = fake.statements.filter((st) => st.tx > 0).map((st) => st.label);
+    const from = ddl.indexOf('count rows without key');
+    assert.deepEqual(ddl.slice(from, from + 6), [
+      'count rows without key',
+      'drop stale index',
+      'drop primary key',
+      'key column not null',
+      'add primary key',
+      'create change index',
+    ]);
+    const text = (label: string) => fake.statements.find((st) => st.label === label)?.text ?? '';
+    assert.match(text('key column not null'), /ALTER COLUMN \[home_region\] sql_variant NOT NULL/);
+    assert.match(text('add primary key'), /PRIMARY KEY \(\[home_region\], \[order_id\]\)/);
+    assert.match(text('create change index'), /\(\[row_ver\], \[home_region\], \[order_id\]\)/);
+    assert.ok(
+      fake.statements.every((st) => !/DROP TABLE|DELETE/.test(st.text)),
+      'no row dropped',
+    );
+
+    // Rows without a home region: refused with their count, nothing changed.
+    const orphans = new FakeGateway();
+    orphans.tables.set('[sales_order]', fake.tables.get('[sales_order]') ?? []);
+    orphans.answers.set('read indexes', fake.answers.get('read indexes') ?? []);
+    orphans.answers.set('count rows without key', [{ n: 3 }]);
+    await assert.rejects(
+      new MssqlRegionStore({ region: 'cn', gateway: orphans }).migrate([header]),
+      /3 rows of sales_order have no home_region/,
+    );
+    assert.ok(!orphans.statements.some((st) => st.label === 'drop primary key'));
   });
 
   it('refuses a page with a forbidden column before touching the database', async () => {
