@@ -1594,8 +1594,9 @@ export class DurableEngine {
 
   async #runActivity(workItemId: number): Promise<void> {
     const item = this.store.getActivity(workItemId);
-    if (!item || !this.store.lockActivity(workItemId, this.owner)) return;
+    // Stopping: leave the item unlocked in the hub for the next start (it never ran).
     if (!this.invoker.accepting) return;
+    if (!item || !this.store.lockActivity(workItemId, this.owner)) return;
     const input = item.input === null ? undefined : (JSON.parse(item.input) as unknown);
     const triggerData: TypedData =
       input === undefined

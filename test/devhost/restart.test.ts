@@ -95,6 +95,10 @@ async function restartWithWorkQueued(how: 'SIGKILL' | 'SIGTERM'): Promise<void> 
       }
     }
     assert.doesNotMatch(second.output(), /devhost is starting|has no handler for output binding/);
+    if (how === 'SIGTERM') {
+      // A graceful stop finishes what runs and starts nothing new: no work item is left half-done.
+      assert.doesNotMatch(second.output(), /were running when the previous devhost stopped/);
+    }
   } finally {
     await second?.stop();
     await first.kill();
