@@ -8,7 +8,6 @@
 import os from 'node:os';
 import { BlobRunHistory } from '../adapters/blobRunHistory.js';
 import { AzureBlobStaging } from '../adapters/blobStaging.js';
-import { openMssqlRegionStore } from '../adapters/mssqlRegionStore.js';
 import { openSqliteRegionStore } from '../adapters/sqliteRegionStore.js';
 import type { AppConfig } from '../config/loadConfig.js';
 import { SyncError } from '../sync/errors.js';
@@ -95,7 +94,11 @@ export function createRuntime(config: AppConfig, options: RuntimeOptions = {}): 
       );
     const store: RegionStore =
       resolved.kind === 'mssql'
-        ? openMssqlRegionStore({ region, connectionString: resolved.connectionString })
+        ? // Loaded on first use: the SQL Server driver costs every page worker ~30 MB otherwise.
+          (await import('../adapters/mssqlRegionStore.js')).openMssqlRegionStore({
+            region,
+            connectionString: resolved.connectionString,
+          })
         : openSqliteRegionStore({
             region,
             file: resolved.file,

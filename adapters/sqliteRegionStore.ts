@@ -442,12 +442,12 @@ export class SqliteRegionStore implements RegionStore {
 
   async getCheckpoint(link: LinkId, table: string): Promise<Checkpoint | null> {
     return this.run('getCheckpoint', () => {
-      const r = this.db
-        .prepare(
-          `SELECT cursor_change, cursor_key, run_id, updated_at FROM sync_checkpoint
-           WHERE flow = ? AND source = ? AND target = ? AND table_name = ?`,
-        )
-        .get(link.flow, link.source, link.target, table) as
+      // Prepared once: status requests read every link's checkpoint, also during a run.
+      const r = cached(
+        this.db,
+        `SELECT cursor_change, cursor_key, run_id, updated_at FROM sync_checkpoint
+         WHERE flow = ? AND source = ? AND target = ? AND table_name = ?`,
+      ).get(link.flow, link.source, link.target, table) as
         { cursor_change: string; cursor_key: string; run_id: string; updated_at: string } | undefined;
       if (r === undefined) return null;
       return {

@@ -216,7 +216,11 @@ async function runSize(
     const started = (await res.json()) as { statusQueryGetUri: string };
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(started)}`);
     // Both status endpoints every pollMs, each request timed on its own, until the run ends.
+    const hostExit: { why: string | null } = { why: null };
+    void host.exited.then((e) => (hostExit.why = `code ${e.code}, signal ${e.signal}`));
     for (;;) {
+      if (hostExit.why !== null)
+        throw new Error(`devhost exited during the run (${hostExit.why}):\n${host.output().slice(-4000)}`);
       const tick = performance.now();
       const [, s] = await Promise.all([
         timedGet(`${host.origin}/api/sync/pricing/status`, appStatus),
