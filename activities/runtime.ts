@@ -30,6 +30,8 @@ export interface SyncRuntime {
   /** This app's zone (REGION_SYNC_ZONE): only links whose source it is run here; null runs all. */
   readonly zone: RegionId | null;
   readonly pseudonymKey: string | null;
+  /** The regions this app has a store for (with a zone, only those its work touches). */
+  readonly regions: readonly RegionId[];
   /** The store of a region, opened and migrated on first use. */
   store(region: RegionId): Promise<RegionStore>;
   readonly staging: BlobStaging;
@@ -123,6 +125,7 @@ export function createRuntime(config: AppConfig, options: RuntimeOptions = {}): 
     topology: config.topology,
     zone: config.zone,
     pseudonymKey: config.pseudonymKey,
+    regions: Object.keys(config.stores),
     store(region) {
       let p = opened.get(region);
       if (p === undefined) {

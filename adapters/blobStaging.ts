@@ -6,10 +6,11 @@
  * live beside the pages (`writeJson`/`readJson`, e.g. `{flow}/{runId}/report.json`) and are not
  * touched by page listing, deletion or retention.
  */
+import { STATUS_CODES } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { DefaultAzureCredential } from '@azure/identity';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
 import { SyncError } from '../sync/errors.js';
 import type { SqlValue, SyncRow } from '../sync/model.js';
@@ -28,10 +29,27 @@ function segment(kind: string, value: string): string {
   return value;
 }
 
+/**
+ * What a storage error says, never empty: the SDK's RestError message is the service's
+ * `<Message>`, so a 500/503 without an error body (a broken emulator) or any failed HEAD would
+ * otherwise read as "". Status and reason, the service's error code, the text when there is one.
+ */
+export function describeBlobError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const err = e as Error & { statusCode?: number; code?: string };
+  const status = typeof err.statusCode === 'number' ? err.statusCode : undefined;
+  const head =
+    status !== undefined
+      ? [String(status), STATUS_CODES[status], err.code].filter((s) => s !== undefined && s !== '').join(' ')
+      : (err.code ?? '');
+  const text = err.message.trim() !== '' ? err.message.trim() : status !== undefined ? 'no error body' : '';
+  return [head, text].filter((s) => s !== '').join(': ') || err.name;
+}
+
 /** Translates storage errors (HTTP status / Node socket codes) into the taxonomy. */
 export function translateBlobError(e: unknown, what: string): SyncError {
   if (e instanceof SyncError) return e;
-  const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+  const message = `${what}: ${describeBlobError(e)}`;
   if (e instanceof RestError || (typeof e === 'object' && e !== null && 'statusCode' in e)) {
     const status = (e as { statusCode?: number }).statusCode;
     if (status === 404) return new SyncError('not-found', message, { cause: e });
@@ -196,15 +214,21 @@ const PAGE_SUFFIX = '.jsonl.gz';
 
 export class AzureBlobStaging implements BlobStaging {
   private readonly container: ContainerClient;
+  /** The same container through a client that does not retry: health probes answer at once. */
+  private readonly probeContainer: ContainerClient;
   private initialised: Promise<void> | null = null;
 
   constructor(options: BlobStagingOptions) {
-    const service =
+    const client = (pipeline: StoragePipelineOptions) =>
       options.serviceClient ??
       (options.accountUrl !== undefined && options.accountUrl !== null
-        ? new BlobServiceClient(options.accountUrl, new DefaultAzureCredential())
-        : BlobServiceClient.fromConnectionString(options.connectionString ?? 'UseDevelopmentStorage=true'));
-    this.container = service.getContainerClient(options.container);
+        ? new BlobServiceClient(options.accountUrl, new DefaultAzureCredential(), pipeline)
+        : BlobServiceClient.fromConnectionString(
+            options.connectionString ?? 'UseDevelopmentStorage=true',
+            pipeline,
+          ));
+    this.container = client({}).getContainerClient(options.container);
+    this.probeContainer = client({ retryOptions: { maxTries: 1 } }).getContainerClient(options.container);
   }
 
   /** Deterministic blob name of a page; every segment is checked (no `/`, no `..`). */
@@ -230,6 +254,19 @@ export class AzureBlobStaging implements BlobStaging {
         throw translateBlobError(e, `create container ${this.container.containerName}`);
       });
     return this.initialised;
+  }
+
+  /**
+   * Health: the container answers now (one try, a few seconds at most, unlike the retrying
+   * writes). Throws the translated error naming the status and reason.
+   */
+  async probe(timeoutMs = 3000): Promise<void> {
+    try {
+      await this.probeContainer.getProperties({ abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) return; // created on first write
+      throw translateBlobError(e, `container ${this.container.containerName} at ${this.container.url}`);
+    }
   }
 
   /** Writes a JSON document (e.g. a reconciliation report) beside the pages; returns its name. */

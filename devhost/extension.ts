@@ -53,10 +53,30 @@ export interface HostServices {
   routes: HostRoutes;
 }
 
+/** What an extension needs before the app loads. */
+export interface PrepareServices {
+  appDir: string;
+  logger: Logger;
+  /** App settings (process.env after local.settings.json); prepare may rewrite them for the app. */
+  settings: NodeJS.ProcessEnv;
+  dataDir: string;
+}
+
+/** One line of `devhost status` / `GET /admin/status`: what was checked, and what is wrong if anything. */
+export interface HealthCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** Machine-readable facts for scripts and tests (e.g. the storage emulator's endpoints). */
+  data?: Record<string, unknown>;
+}
+
 /**
  * A part of the host that drives some trigger types (Durable, Service Bus, storage, ...).
  *
  * Lifecycle, in the order the host runs it:
+ * 0. `prepare()` runs before the app loads, so the settings the app reads at load time are final
+ *    (e.g. `UseDevelopmentStorage=true` rewritten to the emulator devhost started);
  * 1. the app loads; every binding's `%Setting%` expressions are resolved in place (extensions read
  *    resolved values from `fn.metadata.bindings`);
  * 2. functions whose bindings no extension declares (`triggerTypes`, `bindingTypes`) are disabled
@@ -83,14 +103,21 @@ export interface HostExtension {
   readonly triggerTypes: readonly string[];
   /** Input/output binding types it supplies (e.g. 'durableClient'); registered on the invoker in start(). */
   readonly bindingTypes?: readonly string[];
+  /** Before the app loads (see the lifecycle above): may rewrite settings the app reads at load time. */
+  prepare?(services: PrepareServices): Promise<void>;
   /** Prepares: bindings, routes, stores. Runs no function (see the lifecycle above). */
   start(services: HostServices): Promise<void>;
   /** Begins taking work: trigger listeners, queued work items. Called once every extension has started. */
   listen?(): Promise<void>;
   /** Stops receiving new work; what is running goes on (stop() waits for it). */
   stopListening?(): Promise<void>;
-  /** Stop taking new work and release or finish what is in flight; persistent state stays consistent. */
+  /**
+   * Stop taking new work and release or finish what is in flight; persistent state stays consistent.
+   * Also called, without start(), when the host fails to start after prepare().
+   */
   stop(): Promise<void>;
+  /** What `devhost status` reports for this extension; checks answer within a few seconds. */
+  health?(): Promise<HealthCheck[]>;
   /** Extra settings shown for a function in `GET /admin/functions`. */
   describe?(fn: RegisteredFunction): Record<string, unknown>;
   /** `POST /admin/functions/{name}` with `{"input": ...}` for a function this extension triggers. */

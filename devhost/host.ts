@@ -64,6 +64,17 @@ export class Host {
   ) {}
 
   static async start(options: HostOptions): Promise<Host> {
+    const prepared: HostExtension[] = [];
+    try {
+      return await Host.#start(options, prepared);
+    } catch (err) {
+      // What prepare() started (an emulator, say) must not outlive a host that failed to start.
+      for (const extension of prepared.reverse()) await extension.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  static async #start(options: HostOptions, prepared: HostExtension[]): Promise<Host> {
     const appDir = path.resolve(options.appDir);
     const env = options.env ?? process.env;
     const clock = options.clock ?? new SystemClock();
@@ -82,6 +93,13 @@ export class Host {
       );
     }
     env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
+
+    // Before the app loads: the app reads its settings at load time, so they must be final.
+    for (const extension of extensions) {
+      if (!extension.prepare) continue;
+      prepared.push(extension);
+      await extension.prepare({ appDir, logger, settings: env, dataDir });
+    }
 
     const registry = await loadApp(appDir, (level, message) => logger.log('Host.Worker', level, message));
     const invoker = new FunctionInvoker(registry, logger, {

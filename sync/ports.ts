@@ -264,4 +264,6 @@ export interface BlobStaging {
   deleteRun(flow: string, runId: string): Promise<number>;
   /** Retention: deletes every staged page last modified before `cutoff` (ISO-8601); returns the count. */
   purgeOlderThan(cutoff: string): Promise<number>;
+  /** Health: the store answers now (no retries, bounded by `timeoutMs`); throws what is wrong. */
+  probe(timeoutMs?: number): Promise<void>;
 }

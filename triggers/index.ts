@@ -3,13 +3,18 @@ import * as df from 'durable-functions';
 import type { SyncRuntime } from '../activities/runtime.js';
 import type { Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
-import { health } from './health';
+import { createHealth } from './health';
 import { createGetRun, createListRuns } from './runHistoryHttp.js';
 import { createStartSync, createSyncStatus } from './syncHttp.js';
 import { createScheduledSync } from './syncTimers.js';
 
 export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = silentTelemetry): void {
-  app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
+  app.http('health', {
+    methods: ['GET'],
+    authLevel: 'anonymous',
+    route: 'health',
+    handler: createHealth(runtime),
+  });
   df.app.client.http('startSync', {
     methods: ['POST'],
     authLevel: 'function',

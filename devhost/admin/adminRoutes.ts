@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import { ManualClock } from '../clock';
-import type { HostExtension, HostHttpRequest, HostHttpResponse, HostRoutes } from '../extension';
+import type { HealthCheck, HostExtension, HostHttpRequest, HostHttpResponse, HostRoutes } from '../extension';
 import type { Logger } from '../logger';
 import type { FunctionRouteTable } from '../http/functionRoutes';
 import type { TimerService } from '../timer/timerService';
@@ -24,6 +24,7 @@ export interface AdminContext {
 /**
  * The admin API Core Tools offers, plus devhost's clock control:
  * - `GET  /admin/host/status`                       host state and version
+ * - `GET  /admin/status`                            health: each extension's checks (200 ok, 503 unhealthy)
  * - `GET  /admin/functions`                         every function with its trigger and settings
  * - `GET  /admin/functions/{name}`                  one of them
  * - `POST /admin/functions/{name}` `{"input": ...}` runs a non-HTTP function now; 202
@@ -38,6 +39,25 @@ export function addAdminRoutes(routes: HostRoutes, ctx: AdminContext): void {
       processId: process.pid,
     },
   }));
+
+  routes.add('GET', '/admin/status', async () => {
+    const checks = (
+      await Promise.all(
+        ctx.extensions.map(async (e): Promise<HealthCheck[]> => {
+          try {
+            return (await e.health?.()) ?? [];
+          } catch (err) {
+            return [{ name: e.name, ok: false, detail: `health check failed: ${(err as Error).message}` }];
+          }
+        }),
+      )
+    ).flat();
+    const ok = checks.every((c) => c.ok);
+    return {
+      status: ok ? 200 : 503,
+      body: { status: ok ? 'ok' : 'unhealthy', origin: ctx.origin(), processId: process.pid, checks },
+    };
+  });
 
   routes.add('GET', '/admin/functions', () => ({
     status: 200,

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { HostExtension, HostServices } from '../extension';
+import type { HealthCheck, HostExtension, HostServices } from '../extension';
 import type { RegisteredFunction } from '../worker/coreApi';
 import { triggerBinding } from '../worker/invoker';
 import { DurableEngine, type EngineOptions } from './engine';
@@ -85,6 +85,28 @@ export class DurableExtension implements HostExtension {
   async stop(): Promise<void> {
     await this.#engine?.stop();
     this.#store?.close();
+  }
+
+  /** The task hub answers and this process holds it. */
+  async health(): Promise<HealthCheck[]> {
+    const hub = this.#engine?.options.hubName ?? '?';
+    try {
+      const owner = this.#store?.readOwner();
+      const ours = owner?.pid === process.pid;
+      return [
+        {
+          name: 'durable task hub',
+          ok: ours,
+          detail: ours
+            ? `task hub "${hub}" answers and this devhost holds it`
+            : `task hub "${hub}" is held by ${owner ? `pid ${owner.pid}` : 'nobody'}, not by this devhost (pid ${process.pid})`,
+        },
+      ];
+    } catch (err) {
+      return [
+        { name: 'durable task hub', ok: false, detail: `task hub "${hub}": ${(err as Error).message}` },
+      ];
+    }
   }
 
   describe(fn: RegisteredFunction): Record<string, unknown> {

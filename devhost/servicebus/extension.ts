@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { HostExtension, HostServices } from '../extension';
+import type { HealthCheck, HostExtension, HostServices } from '../extension';
 import type { RegisteredFunction } from '../worker/coreApi';
 import type { BindingInfo, TypedData } from '../worker/coreTypes';
 import { typedDataToValue } from '../worker/typedData';
@@ -174,6 +174,40 @@ export class ServiceBusExtension implements HostExtension {
     this.#azure.clear();
     await this.#embedded?.close();
     this.#embedded = undefined;
+  }
+
+  /** The embedded broker answers (its depths per entity, dead letters named); Azure namespaces are not probed. */
+  async health(): Promise<HealthCheck[]> {
+    const checks: HealthCheck[] = [];
+    if (this.#embedded) {
+      try {
+        const depths = this.#embedded.depth();
+        const dead = depths.filter((d) => d.deadLettered > 0);
+        checks.push({
+          name: 'service bus broker',
+          ok: true,
+          detail:
+            `embedded broker answers: ${depths.length} queue(s)/subscription(s), ${depths.reduce((n, d) => n + d.active, 0)} active message(s)` +
+            (dead.length > 0
+              ? `; dead-lettered: ${dead.map((d) => `${d.path} ${d.deadLettered}`).join(', ')} (devhost sb dlq <entity>)`
+              : ''),
+        });
+      } catch (err) {
+        checks.push({
+          name: 'service bus broker',
+          ok: false,
+          detail: `embedded broker: ${(err as Error).message}`,
+        });
+      }
+    }
+    if (this.#azure.size > 0) {
+      checks.push({
+        name: 'service bus (Azure)',
+        ok: true,
+        detail: `${this.#azure.size} namespace connection(s); not probed by devhost`,
+      });
+    }
+    return checks;
   }
 
   describe(fn: RegisteredFunction): Record<string, unknown> {

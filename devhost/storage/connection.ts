@@ -105,11 +105,20 @@ export interface StorageClients {
   queue: QueueServiceClient;
 }
 
+/** The part of the SDKs' pipeline options devhost sets (probes use one try and a short timeout). */
+export interface ClientPipelineOptions {
+  retryOptions?: { maxTries?: number; tryTimeoutInMs?: number };
+}
+
 /**
  * Builds the SDK clients for a spec. Development storage goes to `developmentConnectionString`
  * (the Azurite devhost started or found); everything else to the account it names.
  */
-export function createClients(spec: ConnectionSpec, developmentConnectionString: string): StorageClients {
+export function createClients(
+  spec: ConnectionSpec,
+  developmentConnectionString: string,
+  pipeline: ClientPipelineOptions = {},
+): StorageClients {
   const key = connectionKey(spec);
   switch (spec.kind) {
     case 'development':
@@ -117,16 +126,16 @@ export function createClients(spec: ConnectionSpec, developmentConnectionString:
         key,
         setting: spec.setting,
         development: true,
-        blob: sdk().BlobServiceClient.fromConnectionString(developmentConnectionString),
-        queue: sdk().QueueServiceClient.fromConnectionString(developmentConnectionString),
+        blob: sdk().BlobServiceClient.fromConnectionString(developmentConnectionString, pipeline),
+        queue: sdk().QueueServiceClient.fromConnectionString(developmentConnectionString, pipeline),
       };
     case 'connectionString':
       return {
         key,
         setting: spec.setting,
         development: false,
-        blob: sdk().BlobServiceClient.fromConnectionString(spec.value),
-        queue: sdk().QueueServiceClient.fromConnectionString(spec.value),
+        blob: sdk().BlobServiceClient.fromConnectionString(spec.value, pipeline),
+        queue: sdk().QueueServiceClient.fromConnectionString(spec.value, pipeline),
       };
     case 'identity': {
       const credential = new (sdk().DefaultAzureCredential)(
@@ -144,11 +153,11 @@ export function createClients(spec: ConnectionSpec, developmentConnectionString:
         development: false,
         get blob(): BlobServiceClient {
           if (!spec.blobServiceUri) throw missing('blob');
-          return (blob ??= new (sdk().BlobServiceClient)(spec.blobServiceUri, credential));
+          return (blob ??= new (sdk().BlobServiceClient)(spec.blobServiceUri, credential, pipeline));
         },
         get queue(): QueueServiceClient {
           if (!spec.queueServiceUri) throw missing('queue');
-          return (queue ??= new (sdk().QueueServiceClient)(spec.queueServiceUri, credential));
+          return (queue ??= new (sdk().QueueServiceClient)(spec.queueServiceUri, credential, pipeline));
         },
       };
     }

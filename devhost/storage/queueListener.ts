@@ -1,5 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import { FunctionDisabledError, HostShuttingDownError } from '../worker/invoker';
+import { describeStorageError } from './errors';
 
 /** host.json `extensions.queues`, with the storage extension's defaults. */
 export interface QueuesOptions {
@@ -193,7 +194,7 @@ export class QueueListener {
       } catch (err) {
         // A queue nobody created yet is simply empty; anything else is logged once per distinct error.
         if (statusOf(err) !== 404) {
-          const text = (err as Error).message;
+          const text = describeStorageError(err);
           if (text !== this.#lastError) this.log.warn(`Polling queue '${this.queue.name}' failed: ${text}`);
           this.#lastError = text;
         }
@@ -250,7 +251,7 @@ export class QueueListener {
           `Message ${message.messageId} was not processed (visible again in ${REFUSED_RETRY_SECONDS} s): ${(err as Error).message}`,
         );
       } else {
-        this.log.error(`Processing message ${message.messageId} failed: ${(err as Error).message}`);
+        this.log.error(`Processing message ${message.messageId} failed: ${describeStorageError(err)}`);
       }
     } finally {
       clearInterval(renew);
@@ -282,7 +283,7 @@ export class QueueListener {
     } catch (err) {
       const status = statusOf(err);
       if (status !== 404 && status !== 400) {
-        this.log.warn(`Completing message ${message.messageId} failed: ${(err as Error).message}`);
+        this.log.warn(`Completing message ${message.messageId} failed: ${describeStorageError(err)}`);
       }
     }
   }

@@ -3,20 +3,24 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
-import type { HostExtension, HostServices } from '../extension';
+import type { HealthCheck, HostExtension, HostServices, PrepareServices } from '../extension';
 import type { RegisteredFunction } from '../worker/coreApi';
 import type { BindingInfo, TypedData } from '../worker/coreTypes';
 import { triggerBinding, type InvocationRequest } from '../worker/invoker';
-import {
-  DEFAULT_AZURITE_PORTS,
-  emulatorConnectionString,
-  emulatorEndpoints,
-  isListening,
-  startAzurite,
-} from './azurite';
-import type { AzuriteInstance, AzuriteService } from './azurite';
+import { isListening } from './azurite';
 import { bindingDataOf } from './bindingData';
-import { createClients, resolveConnection, type StorageClients } from './connection';
+import { createClients, isDevelopmentStorage, resolveConnection, type StorageClients } from './connection';
+import {
+  AZURITE_PORTS_SETTING,
+  EMULATOR_MODE_SETTING,
+  parseAzuritePorts,
+  parseEmulatorMode,
+  provideDevelopmentStorage,
+  type AzuritePorts,
+  type DevelopmentStorage,
+  type EmulatorMode,
+} from './developmentStorage';
+import { describeStorageError, StorageRequestError } from './errors';
 import {
   lookupSetting,
   matchBlobPath,
@@ -41,22 +45,30 @@ export const BLOB_TRIGGER_POISON_QUEUE = 'webjobs-blobtrigger-poison';
 export interface StorageExtensionOptions {
   /** How often blob-trigger containers are listed (ms). Default: setting DEVHOST_BLOB_SCAN_INTERVAL_MS or 1000. */
   blobScanIntervalMs?: number;
-  /** Azurite ports to use or start. Default: setting DEVHOST_AZURITE_PORTS ("blob,queue,table") or 10000-10002. */
-  azuritePorts?: { blob: number; queue: number; table: number };
+  /**
+   * `own` (default: setting DEVHOST_STORAGE_EMULATOR, else own): devhost runs its own Azurite;
+   * `external`: it uses the emulator listening on the Azurite ports (see developmentStorage.ts).
+   */
+  emulator?: EmulatorMode;
+  /** Azurite ports. Default: setting DEVHOST_AZURITE_PORTS ("blob,queue,table"), else free ports (own) or 10000-10002 (external). */
+  azuritePorts?: AzuritePorts;
 }
 
 /** What devhost did about development storage. */
 export interface AzuriteStatus {
-  /** True when this host started Azurite in-process (and will stop it); false when it reused one. */
-  startedHere: boolean;
-  services: AzuriteService[];
+  mode: EmulatorMode;
   blobEndpoint: string;
   queueEndpoint: string;
   tableEndpoint: string;
   connectionString: string;
-  /** Data directory, or 'memory'. */
+  /** Data directory, 'memory', or 'external'. */
   location: string;
+  /** Settings that were `UseDevelopmentStorage=true` and now hold `connectionString`. */
+  settings: string[];
 }
+
+/** A health probe must answer quickly and say what is wrong, not retry for 16 s. */
+const PROBE_OPTIONS = { retryOptions: { maxTries: 1, tryTimeoutInMs: 3000 } };
 
 interface BlobTriggerRegistration {
   fn: RegisteredFunction;
@@ -104,14 +116,57 @@ export class StorageExtension implements HostExtension {
   hostId = '';
 
   #services: HostServices | undefined;
-  #azurite: AzuriteInstance | undefined;
-  #developmentConnectionString = '';
+  #development: DevelopmentStorage | undefined;
   readonly #accounts = new Map<string, Account>();
   #queues: QueuesOptions | undefined;
   #scanIntervalMs = 1000;
   #running = false;
 
   constructor(private readonly options: StorageExtensionOptions = {}) {}
+
+  /**
+   * Before the app loads: when any setting is `UseDevelopmentStorage=true`, provides the emulator
+   * and rewrites each such setting to its explicit connection string, so the app's own clients
+   * (built from AzureWebJobsStorage or any other setting) reach the same emulator as the bindings.
+   */
+  async prepare(services: PrepareServices): Promise<void> {
+    const names = Object.keys(services.settings).filter((k) => isDevelopmentStorage(services.settings[k]));
+    if (names.length === 0) return;
+    if (!this.#development) {
+      this.#development = await provideDevelopmentStorage({
+        mode:
+          this.options.emulator ?? parseEmulatorMode(lookupSetting(services.settings, EMULATOR_MODE_SETTING)),
+        ports:
+          this.options.azuritePorts ??
+          parseAzuritePorts(lookupSetting(services.settings, AZURITE_PORTS_SETTING)),
+        dataDir:
+          services.dataDir === ':memory:' ? ':memory:' : path.resolve(services.appDir, services.dataDir),
+        probeClient: (cs) => createClients({ kind: 'development', setting: '' }, cs, PROBE_OPTIONS).blob,
+      });
+    }
+    const development = this.#development;
+    for (const name of names) services.settings[name] = development.connectionString;
+    this.azurite = {
+      mode: development.mode,
+      blobEndpoint: development.blobEndpoint,
+      queueEndpoint: development.queueEndpoint,
+      tableEndpoint: development.tableEndpoint,
+      connectionString: development.connectionString,
+      location: development.location,
+      settings: [...new Set([...(this.azurite?.settings ?? []), ...names])],
+    };
+    const where = `blob ${development.blobEndpoint}, queue ${development.queueEndpoint}, table ${development.tableEndpoint}`;
+    services.logger.info(
+      'Host.Storage',
+      development.mode === 'own'
+        ? `Started devhost's own Azurite (data: ${development.location}) at ${where}.`
+        : `Using the external storage emulator at ${where} (${EMULATOR_MODE_SETTING}=external); devhost neither starts nor stops it.`,
+    );
+    services.logger.info(
+      'Host.Storage',
+      `UseDevelopmentStorage=true in ${names.join(', ')} now points at that emulator (an explicit connection string).`,
+    );
+  }
 
   async start(services: HostServices): Promise<void> {
     this.#services = services;
@@ -126,16 +181,8 @@ export class StorageExtension implements HostExtension {
       .list()
       .filter((fn) => Object.values(fn.metadata.bindings).some((b) => isStorageBinding(b)));
 
-    // Development storage is needed if the host's own storage or any storage binding points at it.
-    let needsEmulator = isDevelopment('AzureWebJobsStorage', services.settings);
-    for (const fn of storageFunctions) {
-      for (const binding of Object.values(fn.metadata.bindings)) {
-        if (isStorageBinding(binding) && isDevelopment(connectionOf(binding), services.settings)) {
-          needsEmulator = true;
-        }
-      }
-    }
-    if (needsEmulator) await this.#ensureAzurite(services);
+    // A host that did not run prepare() (or an app that set UseDevelopmentStorage=true while loading).
+    await this.prepare(services);
 
     services.invoker.registerInputProvider('blob', (binding, _fn, request) =>
       this.#blobInput(binding, request),
@@ -197,11 +244,76 @@ export class StorageExtension implements HostExtension {
   async stop(): Promise<void> {
     await this.stopListening();
     this.#accounts.clear();
-    if (this.#azurite) {
-      await this.#azurite.stop();
-      this.#services?.logger.info('Host.Storage', 'Stopped the in-process Azurite.');
-      this.#azurite = undefined;
+    const development = this.#development;
+    this.#development = undefined;
+    if (development) {
+      await development.stop();
+      if (development.mode === 'own')
+        this.#services?.logger.info('Host.Storage', "Stopped devhost's own Azurite.");
     }
+  }
+
+  /** The emulator (each service answers a request) and every other account a binding uses. */
+  async health(): Promise<HealthCheck[]> {
+    const checks: HealthCheck[] = [];
+    const development = this.#development;
+    if (development) {
+      const clients = createClients(
+        { kind: 'development', setting: '' },
+        development.connectionString,
+        PROBE_OPTIONS,
+      );
+      const problems: string[] = [];
+      await Promise.all([
+        clients.blob
+          .getProperties()
+          .catch((err: unknown) => problems.push(`blob: ${describeStorageError(err)}`)),
+        clients.queue
+          .getProperties()
+          .catch((err: unknown) => problems.push(`queue: ${describeStorageError(err)}`)),
+        isListening(Number(new URL(development.tableEndpoint).port)).then((up) => {
+          if (!up) problems.push(`table: nothing listens at ${development.tableEndpoint}`);
+        }),
+      ]);
+      const what =
+        development.mode === 'own'
+          ? `devhost's own Azurite (data: ${development.location})`
+          : 'the external storage emulator';
+      checks.push({
+        name: 'storage emulator',
+        ok: problems.length === 0,
+        data: {
+          mode: development.mode,
+          blobEndpoint: development.blobEndpoint,
+          queueEndpoint: development.queueEndpoint,
+          tableEndpoint: development.tableEndpoint,
+          connectionString: development.connectionString,
+          location: development.location,
+          settings: this.azurite?.settings ?? [],
+        },
+        detail:
+          problems.length === 0
+            ? `${what} answers at ${development.blobEndpoint}`
+            : `${what} at ${development.blobEndpoint} fails: ${problems.join('; ')}`,
+      });
+    }
+    for (const account of this.#accounts.values()) {
+      if (account.clients.development || account.clients.key === `cs:${development?.connectionString}`)
+        continue;
+      const spec = safe(() => resolveConnection(account.clients.setting, this.#services?.settings ?? {}));
+      if (!spec) continue;
+      const probe = createClients(spec, '', PROBE_OPTIONS);
+      const problem = await probe.blob.getProperties().then(
+        () => undefined,
+        (err: unknown) => describeStorageError(err),
+      );
+      checks.push({
+        name: `storage account (${account.clients.setting})`,
+        ok: problem === undefined,
+        detail: problem ?? `answers at ${probe.blob.url}`,
+      });
+    }
+    return checks;
   }
 
   describe(fn: RegisteredFunction): Record<string, unknown> {
@@ -210,7 +322,11 @@ export class StorageExtension implements HostExtension {
     const spec = safe(() => resolveConnection(connectionOf(trigger), settings));
     return {
       connection: spec?.setting,
-      account: spec?.kind === 'development' ? (this.azurite?.blobEndpoint ?? 'azurite') : spec?.kind,
+      account:
+        spec?.kind === 'development' ||
+        (spec?.kind === 'connectionString' && spec.value === this.azurite?.connectionString)
+          ? (this.azurite?.blobEndpoint ?? 'azurite')
+          : spec?.kind,
       ...(trigger.type.toLowerCase() === 'queuetrigger'
         ? { queueName: safe(() => resolveAppSettings(settingText(trigger.queueName), settings)) }
         : { path: safe(() => resolveAppSettings(settingText(trigger.path), settings)) }),
@@ -251,82 +367,17 @@ export class StorageExtension implements HostExtension {
     );
   }
 
-  // ---- development storage -------------------------------------------------------------------
-
-  async #ensureAzurite(services: HostServices): Promise<void> {
-    const ports =
-      this.options.azuritePorts ?? parsePorts(lookupSetting(services.settings, 'DEVHOST_AZURITE_PORTS'));
-    const inMemory = services.dataDir === ':memory:';
-    const location = inMemory ? 'memory' : path.resolve(services.appDir, services.dataDir, 'azurite');
-    let missing: AzuriteService[] = [];
-    let bound = { ...ports };
-    // Several hosts starting at once (parallel tests, two terminals) race for the ports: whoever
-    // loses finds the winner's emulator listening on the next look and uses it.
-    for (let attempt = 1; ; attempt++) {
-      missing = [];
-      for (const service of ['blob', 'queue', 'table'] as const) {
-        if (ports[service] === 0 || !(await isListening(ports[service]))) missing.push(service);
-      }
-      if (missing.length === 0) break;
-      try {
-        this.#azurite = await startAzurite({
-          inMemory,
-          location: inMemory ? undefined : location,
-          blobPort: ports.blob,
-          queuePort: ports.queue,
-          tablePort: ports.table,
-          services: missing,
-        });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) {
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-          continue;
-        }
-        throw new Error(`Could not start Azurite for development storage: ${(err as Error).message}`);
-      }
-      const portOf = (url: string) => Number(new URL(url).port);
-      bound = {
-        blob: portOf(this.#azurite.blobEndpoint),
-        queue: portOf(this.#azurite.queueEndpoint),
-        table: portOf(this.#azurite.tableEndpoint),
-      };
-      break;
-    }
-    const endpoints = emulatorEndpoints(bound);
-    this.#developmentConnectionString = emulatorConnectionString(endpoints);
-    this.azurite = {
-      startedHere: missing.length > 0,
-      services: missing,
-      ...endpoints,
-      connectionString: this.#developmentConnectionString,
-      location,
-    };
-    const reused = (['blob', 'queue', 'table'] as const).filter((s) => !missing.includes(s));
-    if (missing.length > 0) {
-      services.logger.info(
-        'Host.Storage',
-        `Started Azurite in-process (${missing.join(', ')}; data: ${location}) at ${endpoints.blobEndpoint}, ${endpoints.queueEndpoint}, ${endpoints.tableEndpoint}.`,
-      );
-    }
-    if (reused.length > 0) {
-      services.logger.info(
-        'Host.Storage',
-        `Using the storage emulator already listening for ${reused.map((s) => `${s} on port ${ports[s]}`).join(', ')}.`,
-      );
-    }
-  }
-
   // ---- accounts ------------------------------------------------------------------------------
 
   #account(connection: string | undefined): Account {
     const services = this.#services!;
     const spec = resolveConnection(connection, services.settings);
-    if (spec.kind === 'development' && !this.#developmentConnectionString) {
+    if (spec.kind === 'development' && !this.#development) {
       throw new Error(
         `'${spec.setting}' is UseDevelopmentStorage=true but the storage emulator is not running.`,
       );
     }
-    const clients = createClients(spec, this.#developmentConnectionString);
+    const clients = createClients(spec, this.#development?.connectionString ?? '');
     let account = this.#accounts.get(clients.key);
     if (!account) {
       account = { clients, queueListeners: new Map(), blobTriggers: new Map(), enqueued: new Map() };
@@ -463,7 +514,7 @@ export class StorageExtension implements HostExtension {
         await this.#scan(account);
         lastError = '';
       } catch (err) {
-        const text = (err as Error).message;
+        const text = describeStorageError(err);
         if (text !== lastError)
           this.#log('warn', 'Host.Storage.BlobTrigger', `Scanning blob containers failed: ${text}`);
         lastError = text;
@@ -665,7 +716,7 @@ export class StorageExtension implements HostExtension {
       return binding.dataType === 'string' ? { string: content.toString('utf8') } : { bytes: content };
     } catch (err) {
       if (statusOf(err) === 404) return undefined; // a missing blob binds as nothing, as in Azure
-      throw err;
+      throw new StorageRequestError(`Blob input '${container}/${blob}'`, err);
     }
   }
 
@@ -675,8 +726,12 @@ export class StorageExtension implements HostExtension {
     const { container, blob } = splitBlobPath(this.#resolvePath(binding, 'path', request));
     const account = this.#account(connectionOf(binding));
     const containerClient = account.clients.blob.getContainerClient(container);
-    await containerClient.createIfNotExists();
-    await containerClient.getBlockBlobClient(blob).uploadData(content);
+    try {
+      await containerClient.createIfNotExists();
+      await containerClient.getBlockBlobClient(blob).uploadData(content);
+    } catch (err) {
+      throw new StorageRequestError(`Blob output '${container}/${blob}'`, err);
+    }
     // The blob-written watcher of the storage extension: triggers on this container look now.
     if ([...account.blobTriggers.values()].some((r) => r.container === container)) account.scanWake?.();
   }
@@ -687,8 +742,12 @@ export class StorageExtension implements HostExtension {
     const queueName = this.#resolvePath(binding, 'queueName', request);
     const account = this.#account(connectionOf(binding));
     const queue = account.clients.queue.getQueueClient(queueName);
-    await queue.createIfNotExists();
-    for (const message of messages) await queue.sendMessage(this.#encode(message));
+    try {
+      await queue.createIfNotExists();
+      for (const message of messages) await queue.sendMessage(this.#encode(message));
+    } catch (err) {
+      throw new StorageRequestError(`Queue output '${queueName}'`, err);
+    }
     this.#notifyQueue(account, queueName);
   }
 
@@ -710,14 +769,6 @@ function connectionOf(binding: BindingInfo): string | undefined {
   return typeof binding.connection === 'string' ? binding.connection : undefined;
 }
 
-function isDevelopment(connection: string | undefined, settings: NodeJS.ProcessEnv): boolean {
-  try {
-    return resolveConnection(connection, settings).kind === 'development';
-  } catch {
-    return false;
-  }
-}
-
 function settingText(value: unknown): string {
   return typeof value === 'string' ? value : value == null ? '' : JSON.stringify(value);
 }
@@ -733,15 +784,6 @@ function safe<T>(fn: () => T): T | undefined {
 function positiveNumber(value: string | undefined): number | undefined {
   const n = Number(value);
   return value !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
-}
-
-function parsePorts(value: string | undefined): { blob: number; queue: number; table: number } {
-  if (!value) return { ...DEFAULT_AZURITE_PORTS };
-  const parts = value.split(',').map((p) => Number(p.trim()));
-  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
-    throw new Error(`DEVHOST_AZURITE_PORTS must be "blobPort,queuePort,tablePort", got "${value}".`);
-  }
-  return { blob: parts[0]!, queue: parts[1]!, table: parts[2]! };
 }
 
 /**

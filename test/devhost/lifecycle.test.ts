@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { describe, it } from 'node:test';
 import { runDevhostToExit, startDevhost } from '../support/devhost';
+import { localAppEnv } from '../support/localApp';
 import { fixture, postJson, readEvents, REPO_ROOT, tempDir, waitFor } from './helpers';
 
 // Three at a time: each devhost is a process of its own and the CI machine has two cores.
@@ -109,14 +110,24 @@ describe('devhost lifecycle', { concurrency: 3 }, () => {
     // npm runs prestart (build, first-run seeding) and then start: the app is built once, then hosted.
     assert.match(pkg.scripts.prestart ?? '', /^npm run build && /);
     assert.equal(pkg.scripts.start, 'node dist/devhost/cli.js start .');
-    const host = await startDevhost({ appDir: REPO_ROOT });
+    // What a fresh clone's local.settings.json says (UseDevelopmentStorage=true), in a scratch data dir.
+    const scratch = tempDir('health');
+    const host = await startDevhost({
+      appDir: REPO_ROOT,
+      env: await localAppEnv(scratch.dir),
+      readyTimeoutMs: 60_000, // the whole app loads: as slow as the e2e harnesses under load
+    });
     try {
       await host.waitForOutput(/health: \[GET\] http:\/\/\S+\/api\/health/);
       const response = await fetch(`${host.origin}/api/health`);
-      assert.equal(response.status, 200);
-      assert.deepEqual(await response.json(), { status: 'ok', service: 'region-sync' });
+      const body = (await response.json()) as { status: string; service: string; checks: { name: string }[] };
+      assert.equal(response.status, 200, JSON.stringify(body));
+      assert.equal(body.status, 'ok');
+      assert.equal(body.service, 'region-sync');
+      assert.ok(body.checks.some((c) => c.name === 'staging storage'));
     } finally {
       assert.equal((await host.stop()).code, 0);
+      scratch.cleanup();
     }
   });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { storageConnection } from '../support/localApp';
 import type { SyncApp } from './support/batchHarness';
 import { startSyncApp } from './support/batchHarness';
 import {
@@ -388,7 +389,7 @@ describe('batch sync on devhost', () => {
     assert.equal(rows.get(key('SKU-GHOST', 'CNY'))?.is_deleted, 1);
 
     assert.ok(report.reportBlob !== null);
-    const blob = BlobServiceClient.fromConnectionString(app.env.REGION_SYNC_STAGING_CONNECTION as string)
+    const blob = BlobServiceClient.fromConnectionString(await storageConnection(app.host.origin))
       .getContainerClient('sync-staging')
       .getBlobClient(report.reportBlob);
     const stored = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as Report;

@@ -12,7 +12,7 @@ import type { SyncRuntime } from '../../activities/runtime';
 import { createRuntime } from '../../activities/runtime';
 import type { AppConfig } from '../../config/loadConfig';
 import { loadConfig } from '../../config/loadConfig';
-import { emulatorConnectionString, emulatorEndpoints, startAzurite } from '../../devhost/storage/azurite';
+import { startAzurite } from '../../devhost/storage/azurite';
 import type { SeedOptions } from '../../scripts/demoSeed';
 import { seedDemo } from '../../scripts/demoSeed';
 
@@ -28,21 +28,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** App settings for a run rooted at `root`; `extra` adds or overrides settings. */
+/**
+ * App settings for a run rooted at `root`; `extra` adds or overrides settings. Storage is what a
+ * developer has: `UseDevelopmentStorage=true`, which devhost points at its own Azurite on free
+ * ports (staging falls back to AzureWebJobsStorage); {@link storageConnection} says where.
+ */
 export async function localAppEnv(
   root: string,
   extra: Record<string, string> = {},
 ): Promise<Record<string, string>> {
-  const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
   return {
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-    DEVHOST_AZURITE_PORTS: [ports.blob, ports.queue, ports.table].join(','),
+    // Never inherit a developer's choice of emulator: each run gets its own.
+    DEVHOST_AZURITE_PORTS: '',
+    DEVHOST_STORAGE_EMULATOR: '',
     REGION_SYNC_DATA_DIR: path.join(root, 'data'),
     REGION_SYNC_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-    REGION_SYNC_STAGING_CONNECTION: emulatorConnectionString(emulatorEndpoints(ports)),
     ...extra,
   };
+}
+
+/** The connection string of the storage emulator a running devhost uses (from GET /admin/status). */
+export async function storageConnection(origin: string): Promise<string> {
+  const res = await fetch(`${origin}/admin/status`);
+  const body = (await res.json()) as { checks?: { name: string; data?: { connectionString?: string } }[] };
+  const cs = body.checks?.find((c) => c.name === 'storage emulator')?.data?.connectionString;
+  if (cs === undefined)
+    throw new Error(`devhost at ${origin} reports no storage emulator: ${JSON.stringify(body)}`);
+  return cs;
 }
 
 /** The batch-sync runtime over demo data in temporary SQLite files and an in-memory Azurite. */

@@ -71,21 +71,42 @@ void describe('startAzurite', () => {
 });
 
 void describe('accounts other than a devhost-started Azurite', () => {
-  void it('reuses an emulator already listening on the Azurite ports and leaves it running', async () => {
+  void it('refuses, naming the option, to start its own Azurite on ports an emulator already holds', async () => {
+    const external = await startAzurite({ inMemory: true, blobPort: 0, queuePort: 0, tablePort: 0 });
+    try {
+      const ports = portsOf(external);
+      await assert.rejects(
+        startStorageHost({
+          settings: { DEVHOST_AZURITE_PORTS: `${ports.blob},${ports.queue},${ports.table}` },
+        }),
+        (err: Error) =>
+          err.message.includes(String(ports.blob)) && err.message.includes('--storage-emulator external'),
+      );
+    } finally {
+      await external.stop();
+    }
+  });
+
+  void it('with the external option, uses the emulator listening on the Azurite ports and leaves it running', async () => {
     const external = await startAzurite({ inMemory: true, blobPort: 0, queuePort: 0, tablePort: 0 });
     try {
       const ports = portsOf(external);
       const host = await startStorageHost({
-        settings: { DEVHOST_AZURITE_PORTS: `${ports.blob},${ports.queue},${ports.table}` },
+        settings: {
+          DEVHOST_AZURITE_PORTS: `${ports.blob},${ports.queue},${ports.table}`,
+          DEVHOST_STORAGE_EMULATOR: 'external',
+        },
         // messageEncoding none: messages are plain text both ways.
         hostJson: {
           version: '2.0',
           extensions: { queues: { maxPollingInterval: '00:00:00.200', messageEncoding: 'none' } },
         },
       });
-      assert.equal(host.extension.azurite?.startedHere, false);
-      assert.deepEqual(host.extension.azurite?.services, []);
-      assert.ok(host.logs.some((l) => l.includes(`already listening for blob on port ${ports.blob}`)));
+      assert.equal(host.extension.azurite?.mode, 'external');
+      assert.equal(host.extension.azurite?.blobEndpoint, external.blobEndpoint);
+      assert.ok(
+        host.logs.some((l) => l.includes(`external storage emulator at blob ${external.blobEndpoint}`)),
+      );
 
       const queues = QueueServiceClient.fromConnectionString(external.connectionString);
       await queues.getQueueClient('shout-in').createIfNotExists();

@@ -16,17 +16,17 @@ void describe('storage triggers and bindings on an in-process Azurite', () => {
   let host: StorageHost;
 
   before(async () => {
-    // Free ports: the extension starts Azurite itself (in memory, as the ':memory:' data dir asks).
-    host = await startStorageHost({ extension: { azuritePorts: { blob: 0, queue: 0, table: 0 } } });
+    // The default: the extension starts its own Azurite on free ports (in memory, as the ':memory:' data dir asks).
+    host = await startStorageHost({});
   });
 
   after(async () => {
     await host?.stop();
   });
 
-  void it('started Azurite in-process because UseDevelopmentStorage=true and nothing listened', () => {
-    assert.equal(host.extension.azurite?.startedHere, true);
-    assert.deepEqual(host.extension.azurite?.services, ['blob', 'queue', 'table']);
+  void it('started its own Azurite because AzureWebJobsStorage is UseDevelopmentStorage=true', () => {
+    assert.equal(host.extension.azurite?.mode, 'own');
+    assert.deepEqual(host.extension.azurite?.settings, ['AzureWebJobsStorage']);
     assert.equal(host.extension.azurite?.location, 'memory');
   });
 
