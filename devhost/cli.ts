@@ -3,7 +3,9 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ManualClock, SystemClock, type Clock } from './clock';
 import type { Host } from './host';
+import { DEFAULT_DEVHOST_URL } from './origin';
 import { registerServiceBusCommands } from './servicebus/cli';
+import type { EmulatorMode } from './storage/developmentStorage';
 
 /** The line a supervisor (tests, scripts) waits for: the prefix, then one JSON object. */
 export const READY_PREFIX = 'DEVHOST_READY ';
@@ -42,6 +44,12 @@ interface StartFlags {
   clock?: Clock;
   dataDir?: string;
   shutdownTimeout: number;
+  storageEmulator?: EmulatorMode;
+}
+
+function parseEmulator(value: string): EmulatorMode {
+  if (value === 'own' || value === 'external') return value;
+  throw new InvalidArgumentError('Use own or external.');
 }
 
 export const program = new Command('devhost')
@@ -61,8 +69,26 @@ program
     "where durable state and timer status live; ':memory:' keeps none (default <appDir>/.data)",
   )
   .option('--shutdown-timeout <seconds>', 'how long a stop waits for running invocations', parseSeconds, 30)
+  .option(
+    '--storage-emulator <mode>',
+    "UseDevelopmentStorage=true leads to devhost's own Azurite per data directory on free ports (own, the default) or to the emulator already listening on DEVHOST_AZURITE_PORTS, default 10000-10002 (external); setting DEVHOST_STORAGE_EMULATOR",
+    parseEmulator,
+  )
   .action(async (appDir: string, flags: StartFlags) => {
     await start(appDir, flags);
+  });
+
+program
+  .command('status')
+  .description("A running devhost's health: storage emulator, task hub, broker (exit code 1 when unhealthy).")
+  .option(
+    '--url <origin>',
+    'devhost origin (default: DEVHOST_URL or http://127.0.0.1:7071)',
+    DEFAULT_DEVHOST_URL,
+  )
+  .option('--json', 'print the answer as JSON')
+  .action(async (flags: { url: string; json?: boolean }) => {
+    process.exitCode = await status(flags.url, flags.json === true);
   });
 
 registerServiceBusCommands(program);
@@ -85,10 +111,16 @@ async function start(appDir: string, flags: StartFlags): Promise<void> {
         ? { dataDir: flags.dataDir === ':memory:' ? ':memory:' : path.resolve(flags.dataDir) }
         : {}),
       shutdownTimeoutMs: flags.shutdownTimeout * 1000,
-      extensions: defaultExtensions(),
+      extensions: defaultExtensions({
+        storage: flags.storageEmulator ? { emulator: flags.storageEmulator } : {},
+      }),
     });
   } catch (err) {
-    process.stderr.write(`devhost: the app in ${path.resolve(appDir)} cannot start.\n${describe(err)}\n`);
+    const why =
+      (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? `Port ${flags.port} on ${flags.host} is already in use (another devhost?). Start with --port <n>, or --port 0 for a free one.`
+        : describe(err);
+    process.stderr.write(`devhost: the app in ${path.resolve(appDir)} cannot start.\n${why}\n`);
     process.exit(1);
   }
 
@@ -130,6 +162,38 @@ async function start(appDir: string, flags: StartFlags): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/** `devhost status`: prints each check; 0 when healthy, 1 when not or when devhost cannot be reached. */
+async function status(origin: string, json: boolean): Promise<number> {
+  const url = `${origin.replace(/\/+$/, '')}/admin/status`;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    process.stderr.write(
+      `devhost status: cannot reach devhost at ${url} (${(err as Error).message}); is it running? (--url / DEVHOST_URL)\n`,
+    );
+    return 1;
+  }
+  const text = await response.text();
+  let body: { status?: string; checks?: { name: string; ok: boolean; detail: string }[] } | undefined;
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  if (!body?.checks) {
+    process.stderr.write(`devhost status: ${url} answered ${response.status}: ${text}\n`);
+    return 1;
+  }
+  if (json) process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+  else {
+    process.stdout.write(`devhost at ${origin}: ${body.status}\n`);
+    for (const c of body.checks)
+      process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}\n`);
+  }
+  return body.status === 'ok' ? 0 : 1;
 }
 
 function describe(err: unknown): string {

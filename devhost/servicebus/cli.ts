@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { DEFAULT_DEVHOST_URL } from '../origin';
 import type { AdminMessage } from './admin';
 import { SERVICEBUS_ADMIN_BASE } from './admin';
 
@@ -29,9 +30,6 @@ interface SeqFlags extends CommonFlags {
   seq?: number[];
 }
 
-/** Where the CLI finds the running devhost: --url, else DEVHOST_URL, else the default port. */
-const DEFAULT_URL = process.env.DEVHOST_URL ?? 'http://127.0.0.1:7071';
-
 /**
  * `devhost sb send|peek|dlq|resubmit|purge|depth`: the embedded broker's admin API from a shell.
  * Sources are a queue name or `topic/Subscriptions/subscription`.
@@ -41,7 +39,12 @@ export function registerServiceBusCommands(program: Command): Command {
     .command('sb')
     .description("Talk to a running devhost's embedded Service Bus broker (admin HTTP).");
 
-  const withUrl = (cmd: Command) => cmd.option('--url <origin>', 'devhost origin', DEFAULT_URL);
+  const withUrl = (cmd: Command) =>
+    cmd.option(
+      '--url <origin>',
+      'devhost origin (default: DEVHOST_URL or http://127.0.0.1:7071)',
+      DEFAULT_DEVHOST_URL,
+    );
 
   withUrl(
     sb
