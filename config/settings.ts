@@ -84,3 +84,14 @@ export function mssqlTestConnection(env: Env): string | null {
   const value = env[SETTING.mssqlTestConnection]?.trim();
   return value === undefined || value === '' ? null : value;
 }
+
+/** The variable the command-line tools (`npm run sync`, `npm run orders`, `devhost sb`) read for the app's origin. */
+export const APP_URL_VARIABLE = 'DEVHOST_URL';
+/** Where `npm start` serves the app unless told otherwise. */
+export const DEFAULT_APP_URL = 'http://127.0.0.1:7071';
+
+/** The app's origin for the command-line tools: DEVHOST_URL, else the default port. */
+export function appOrigin(env: Env): string {
+  const value = env[APP_URL_VARIABLE]?.trim();
+  return value === undefined || value === '' ? DEFAULT_APP_URL : value.replace(/\/+$/, '');
+}

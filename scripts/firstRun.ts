@@ -1,8 +1,9 @@
 /**
  * `npm start`'s first step (the npm `prestart` script): on a fresh clone, creates local.settings.json
- * from the example and creates and seeds the embedded-default regions (SQLite files under .data/regions/) and then, on every start, prints how
- * to start a backfill and watch it. Reads local.settings.json the way devhost does (the
- * environment wins), so it seeds exactly the files the app will use.
+ * from the example and creates and seeds the embedded-default regions (SQLite files under .data/regions/).
+ * Reads local.settings.json the way devhost does (the environment wins), so it seeds exactly the
+ * files the app will use. The commands to try are printed by scripts/start.ts once devhost is
+ * ready, with the port it actually serves.
  */
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -42,17 +43,6 @@ async function main(): Promise<void> {
         `  ${region.padEnd(6)} ${String(counts[region] ?? 0).padStart(6)} rows  ${path.relative(cwd, file)}`,
       );
   }
-  const port = 7071;
-  console.log(`
-Region Sync: once devhost says it is ready (http://localhost:${port}/api/health):
-  npm run sync -- pricing --mode full          start a run and watch a live progress bar, then a per-link summary
-  npm run sync -- promotions --mode incremental
-  npm run sync -- pricing --mode incremental --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z   (backfill a window)
-or over HTTP:
-  curl -i -X POST http://localhost:${port}/api/sync/pricing -H 'content-type: application/json' -d '{"mode":"incremental"}'
-  curl <statusQueryGetUri from the answer>     progress in customStatus, the per-link result in output
-  curl http://localhost:${port}/api/sync/pricing/status   per link: checkpoint, lag, last run, last error
-`);
 }
 
 main().catch((e: unknown) => {

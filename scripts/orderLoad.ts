@@ -6,6 +6,7 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import type { OrderEvent } from '../sync/orderEvent.js';
 import { messageIdOf, sessionIdOf } from '../sync/orderEvent.js';
+import { fetchApp } from './appUrl.js';
 import { orderHistory, rngOf, shuffle } from './orderGenerator.js';
 import type { OrderOutbox } from './spokeOutbox.js';
 
@@ -42,7 +43,8 @@ export function devhostSink(origin: string, queue = 'order-events'): OrderSink {
   return {
     async send(events) {
       if (events.length === 0) return;
-      const res = await fetch(`${origin}/admin/servicebus/entities/${queue}/messages`, {
+      const url = `${origin}/admin/servicebus/entities/${queue}/messages`;
+      const res = await fetchApp(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(
@@ -54,7 +56,8 @@ export function devhostSink(origin: string, queue = 'order-events'): OrderSink {
           })),
         ),
       });
-      if (res.status !== 201) throw new Error(`devhost answered ${res.status}: ${await res.text()}`);
+      if (res.status !== 201)
+        throw new Error(`devhost at ${url} answered ${res.status}: ${await res.text()}`);
     },
     async close() {},
   };

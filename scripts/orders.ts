@@ -10,8 +10,8 @@
  *   npm run orders -- status <region> <orderId>
  *   npm run orders -- deadletters list | show <id> | replay <id> [--file fixed.json]
  *
- * App endpoints are reached at --url (default http://127.0.0.1:7071) with --code as the function
- * key when the app runs in Azure.
+ * App endpoints are reached at --url (before or after the subcommand; default DEVHOST_URL, else
+ * http://127.0.0.1:7071) with --code as the function key when the app runs in Azure.
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
@@ -19,6 +19,7 @@ import { SqliteOrderSagaStore } from '../adapters/sqliteOrderSaga.js';
 import { withLocalDefaults } from '../config/localDefaults.js';
 import { loadConfig } from '../config/loadConfig.js';
 import { DEMO_CATALOG } from './orderGenerator.js';
+import { fetchApp, URL_HELP, urlOf } from './appUrl.js';
 import { devhostSink, runLoad, serviceBusSink } from './orderLoad.js';
 import { spokeOutbox } from './spokeOutbox.js';
 
@@ -29,20 +30,29 @@ const positive = (v: string): number => {
 };
 
 interface AppFlags {
-  url: string;
+  url?: string;
   code?: string;
+}
+
+/** The app's origin and function key: the nearest explicit --url/--code, before or after the subcommand. */
+function appOf(command: Command): { url: string; code?: string } {
+  let code: string | undefined;
+  for (let c: Command | null = command; c !== null && code === undefined; c = c.parent)
+    code = c.opts<AppFlags>().code;
+  return { url: urlOf(command), ...(code === undefined ? {} : { code }) };
 }
 
 /** One app request: the status and the JSON answer. */
 async function request(
-  flags: AppFlags,
+  command: Command,
   method: string,
   route: string,
   body?: string,
 ): Promise<{ status: number; json: unknown; text: string }> {
-  const url = new URL(`/api/${route}`, flags.url);
-  if (flags.code !== undefined) url.searchParams.set('code', flags.code);
-  const res = await fetch(url, {
+  const app = appOf(command);
+  const url = new URL(`${app.url}/api/${route}`);
+  if (app.code !== undefined) url.searchParams.set('code', app.code);
+  const res = await fetchApp(url, {
     method,
     ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
   });
@@ -57,8 +67,8 @@ async function request(
 }
 
 /** An app request that must succeed: the JSON answer, or an error naming the status. */
-async function call(flags: AppFlags, method: string, route: string, body?: string): Promise<unknown> {
-  const res = await request(flags, method, route, body);
+async function call(command: Command, method: string, route: string, body?: string): Promise<unknown> {
+  const res = await request(command, method, route, body);
   if (res.status >= 400) throw new Error(`${method} ${route} answered ${res.status}: ${res.text}`);
   return res.json;
 }
@@ -66,10 +76,9 @@ async function call(flags: AppFlags, method: string, route: string, body?: strin
 const program = new Command('orders')
   .description('Order sync: load generator, status and dead letters.')
   .enablePositionalOptions();
+// On the program and on every subcommand: `orders --url X status ...` and `orders status ... --url X` alike.
 const appOptions = (c: Command) =>
-  c
-    .option('--url <origin>', 'the app (devhost or Azure)', 'http://127.0.0.1:7071')
-    .option('--code <key>', 'function key (Azure)');
+  c.option('--url <origin>', URL_HELP).option('--code <key>', 'function key (Azure)');
 
 appOptions(program)
   .option('--rate <n>', 'events per second', positive, 50)
@@ -88,8 +97,9 @@ appOptions(program)
   .action(async (flags: AppFlags & Record<string, unknown>) => {
     const cs = (flags.connection as string | undefined) ?? process.env.ServiceBusConnection;
     const azure = cs !== undefined && cs.includes('Endpoint=');
-    const sink = azure ? serviceBusSink(cs) : devhostSink(flags.url);
-    const target = azure ? 'Azure Service Bus' : `devhost at ${flags.url}`;
+    const url = urlOf(program);
+    const sink = azure ? serviceBusSink(cs) : devhostSink(url);
+    const target = azure ? 'Azure Service Bus' : `devhost at ${url}`;
     // As a spoke CRM does: the order is written in its region first, then published.
     const outbox =
       flags.spokeWrite === false ? undefined : spokeOutbox(loadConfig(withLocalDefaults(process.env).env));
@@ -140,16 +150,18 @@ program
   });
 
 appOptions(program.command('status <region> <orderId>').description("An order's coordinator state.")).action(
-  async (region: string, orderId: string, flags: AppFlags) => {
-    console.log(JSON.stringify(await call(flags, 'GET', `orders/${region}/${orderId}`), null, 2));
+  async (region: string, orderId: string, _flags: AppFlags, command: Command) => {
+    console.log(JSON.stringify(await call(command, 'GET', `orders/${region}/${orderId}`), null, 2));
   },
 );
 
-const dl = program.command('deadletters').description('Refused order events: list, inspect, replay.');
+const dl = appOptions(
+  program.command('deadletters').description('Refused order events: list, inspect, replay.'),
+).enablePositionalOptions();
 appOptions(dl.command('list'))
   .option('--max <n>', 'at most', positive, 100)
-  .action(async (flags: AppFlags & { max: number }) => {
-    const out = (await call(flags, 'GET', `order-deadletters?max=${flags.max}`)) as {
+  .action(async (flags: AppFlags & { max: number }, command: Command) => {
+    const out = (await call(command, 'GET', `order-deadletters?max=${flags.max}`)) as {
       deadLetters: {
         id: string;
         reason: string;
@@ -164,14 +176,14 @@ appOptions(dl.command('list'))
         `${d.id}  ${d.deadLetteredAt}  ${d.reason}${d.replayed ? '  (replayed)' : ''}\n    ${d.issues.join('\n    ')}`,
       );
   });
-appOptions(dl.command('show <id>')).action(async (id: string, flags: AppFlags) => {
-  console.log(JSON.stringify(await call(flags, 'GET', `order-deadletters/${id}`), null, 2));
+appOptions(dl.command('show <id>')).action(async (id: string, _flags: AppFlags, command: Command) => {
+  console.log(JSON.stringify(await call(command, 'GET', `order-deadletters/${id}`), null, 2));
 });
 appOptions(dl.command('replay <id>'))
   .option('--file <path>', 'the corrected event (JSON); default: replay the message as received')
-  .action(async (id: string, flags: AppFlags & { file?: string }) => {
+  .action(async (id: string, flags: AppFlags & { file?: string }, command: Command) => {
     const body = flags.file === undefined ? undefined : readFileSync(flags.file, 'utf8');
-    const res = await request(flags, 'POST', `order-deadletters/${id}/replay`, body);
+    const res = await request(command, 'POST', `order-deadletters/${id}/replay`, body);
     console.log(JSON.stringify(res.json, null, 2));
     // Still invalid (422), or any other refusal: the replay did not happen, say so in the exit code.
     if (res.status !== 202) {
@@ -184,8 +196,8 @@ appOptions(
   program
     .command('unstick <region> <orderId>')
     .description("Take an order's turn over from a runner that stopped (terminated, purged, failed)."),
-).action(async (region: string, orderId: string, flags: AppFlags) => {
-  const res = await request(flags, 'POST', `orders/${region}/${orderId}/unstick`);
+).action(async (region: string, orderId: string, _flags: AppFlags, command: Command) => {
+  const res = await request(command, 'POST', `orders/${region}/${orderId}/unstick`);
   console.log(JSON.stringify(res.json, null, 2));
   if (res.status >= 400) process.exitCode = 1;
 });

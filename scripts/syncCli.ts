@@ -4,6 +4,7 @@
  * status until it ends, then a per-link summary. Exit code 0 only when the run completed.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { fetchApp, URL_HELP, urlOf } from './appUrl.js';
 
 interface PerLink {
   pages: number;
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
     .option('--regions <ids>', 'only links touching these regions, comma-separated')
     .option('--dry-run', 'stage and count, write nothing')
     .option('--page-size <n>', 'rows per page for this run', positiveInt)
-    .option('--url <origin>', 'where the app listens', 'http://localhost:7071')
+    .option('--url <origin>', URL_HELP)
     .parse();
   const flow = program.args[0] as string;
   const o = program.opts<{
@@ -83,8 +84,8 @@ async function main(): Promise<void> {
     regions?: string;
     dryRun?: boolean;
     pageSize?: number;
-    url: string;
   }>();
+  const url = urlOf(program);
   const body = {
     mode: o.mode,
     ...(o.from === undefined ? {} : { from: o.from }),
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     ...(o.dryRun === true ? { dryRun: true } : {}),
     ...(o.pageSize === undefined ? {} : { pageSize: o.pageSize }),
   };
-  const res = await fetch(`${o.url}/api/sync/${encodeURIComponent(flow)}`, {
+  const res = await fetchApp(`${url}/api/sync/${encodeURIComponent(flow)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-region-sync-trigger': 'cli' },
     body: JSON.stringify(body),
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   let last = '';
   let status: Status;
   for (;;) {
-    status = (await (await fetch(String(answer.statusQueryGetUri))).json()) as Status;
+    status = (await (await fetchApp(String(answer.statusQueryGetUri))).json()) as Status;
     const line = render(status.customStatus);
     if (tty) process.stdout.write(`\r${line}\x1b[K`);
     else if (line !== last) console.log(line);
@@ -147,6 +148,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`sync: ${e instanceof Error ? e.message : String(e)} (is the app running? npm start)`);
+  console.error(`sync: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

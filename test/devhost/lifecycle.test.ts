@@ -109,7 +109,7 @@ describe('devhost lifecycle', { concurrency: 3 }, () => {
     };
     // npm runs prestart (build, first-run seeding) and then start: the app is built once, then hosted.
     assert.match(pkg.scripts.prestart ?? '', /^npm run build && /);
-    assert.equal(pkg.scripts.start, 'node dist/devhost/cli.js start .');
+    assert.equal(pkg.scripts.start, 'node dist/scripts/start.js'); // devhost start ., then the banner
     // What a fresh clone's local.settings.json says (UseDevelopmentStorage=true), in a scratch data dir.
     const scratch = tempDir('health');
     const host = await startDevhost({
