@@ -9,18 +9,22 @@ import type { LinkId } from '../sync/model.js';
 import type { Correlation } from '../sync/telemetry.js';
 import { METRIC, TELEMETRY_EVENT, linkLabel, millisSince, secondsSince } from '../sync/telemetry.js';
 import type {
+  activities,
   ApplyPageInput,
   ApplyPageOutput,
   BeginLinkInput,
   BeginLinkOutput,
   ExtractPageInput,
   ExtractPageOutput,
+  InputOf,
+  OutputOf,
   RepairCounts,
   RepairRangeInput,
   WriteReportInput,
   WriteReportOutput,
 } from './contracts.js';
 import type {
+  orderActivities,
   OrderStepInput,
   RemoveAfterSalesInput,
   RestoreHubOrderInput,
@@ -28,13 +32,14 @@ import type {
   WriteReceiptOutput,
 } from './orderContracts.js';
 
-type Handler = (input: never) => Promise<unknown>;
-
 /** How an activity's input names its correlation and what its outcome logs and measures. */
-interface Described<I, O> {
+export interface Described<I, O> {
   correlation(input: I): Correlation;
   done?(input: I, output: O, t: InvocationTelemetry, correlation: Correlation, now: Date): void;
 }
+
+/** Telemetry per activity of a group of contracts, typed by each contract. */
+export type TelemetryOf<C> = { readonly [K in keyof C]?: Described<InputOf<C[K]>, OutputOf<C[K]>> };
 
 const linkFields = (link: LinkId, runId?: string): Correlation => ({
   ...(runId === undefined ? {} : { flowRunId: runId }),
@@ -103,7 +108,7 @@ const writeReport: Described<WriteReportInput, WriteReportOutput> = {
 };
 
 /** Batch-sync activities with their telemetry (the others log only their faults). */
-export const batchTelemetry: Readonly<Record<string, Described<never, never>>> = {
+export const batchTelemetry: TelemetryOf<typeof activities> = {
   beginLink,
   extractPage,
   applyPage,
@@ -183,7 +188,7 @@ const removeAfterSales: Described<RemoveAfterSalesInput, { kind: string; count: 
 };
 
 /** Order-saga activities with their telemetry, keyed like orderActivities. */
-export const orderTelemetry: Readonly<Record<string, Described<never, never>>> = {
+export const orderTelemetry: TelemetryOf<typeof orderActivities> = {
   upsertHubOrder: sagaStep('upsertHubOrder'),
   registerAfterSales: sagaStep('registerAfterSales'),
   writeReceipt,
@@ -192,34 +197,38 @@ export const orderTelemetry: Readonly<Record<string, Described<never, never>>> =
 };
 
 /**
- * Wraps an activity handler: the returned function takes the invocation's context (or any log
- * sink) as the host passes it, logs the outcome or the fault with the input's correlation, and
- * returns what the handler returned.
+ * Wraps an activity handler: the returned function takes the raw input and the invocation's
+ * context (or any log sink) as the host passes them, parses the input (`parse`, e.g. its zod
+ * schema), logs the outcome or the fault (a refused input included) with the input's correlation,
+ * and returns what the handler returned.
  */
-export function withTelemetry(
+export function withTelemetry<I, O>(
   activity: string,
-  handler: Handler,
-  described: Described<never, never> | undefined,
+  handler: (input: I) => Promise<O>,
+  described: Described<I, O> | undefined,
   telemetry: Telemetry,
   now: () => Date,
-): (input: unknown, sink: LogSink) => Promise<unknown> {
-  return async (input, sink) => {
+  parse: (raw: unknown) => I = (raw) => raw as I,
+): (input: unknown, sink: LogSink) => Promise<O> {
+  return async (raw, sink) => {
     const t = telemetry.forInvocation(sink);
     let correlation: Correlation = {};
     try {
-      correlation = described?.correlation(input as never) ?? {};
+      correlation = described?.correlation(raw as I) ?? {};
     } catch {
-      // an input the handler will refuse anyway
+      // an input parse will refuse anyway
     }
-    let output: unknown;
+    let input: I;
+    let output: O;
     try {
-      output = await handler(input as never);
+      input = parse(raw);
+      output = await handler(input);
     } catch (e) {
       t.log.error(TELEMETRY_EVENT.activityFailed, { ...correlation, activity, error: firstLine(e) });
       throw e;
     }
     try {
-      described?.done?.(input as never, output as never, t, correlation, now());
+      described?.done?.(input, output, t, correlation, now());
     } catch {
       // Telemetry never fails the work it describes.
     }

@@ -20,6 +20,10 @@ export interface ActivityContract<I, O> {
   readonly _out?: O;
 }
 
+/** The input and output types a contract carries. */
+export type InputOf<C> = C extends ActivityContract<infer I, unknown> ? I : never;
+export type OutputOf<C> = C extends ActivityContract<unknown, infer O> ? O : never;
+
 function contract<I, O>(name: string, retry: RetryProfileName): ActivityContract<I, O> {
   return Object.freeze({ name, retry });
 }

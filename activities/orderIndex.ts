@@ -1,10 +1,12 @@
 import * as df from 'durable-functions';
 import type { Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
-import { orderTelemetry, withTelemetry } from './activityTelemetry.js';
+import { parseActivityInput } from './activityInput.js';
+import { orderTelemetry } from './activityTelemetry.js';
 import { orderActivities } from './orderContracts.js';
-import type { OrderRuntime } from './orderRuntime.js';
+import { orderInputs, runnerStatusInput } from './orderInputs.js';
 import { runnerStatus } from './orderRunner.js';
+import type { OrderRuntime } from './orderRuntime.js';
 import {
   createRegisterAfterSales,
   createRemoveAfterSales,
@@ -12,28 +14,34 @@ import {
   createUpsertHubOrder,
   createWriteReceipt,
 } from './orderSaga.js';
+import { registerActivityGroup } from './registration.js';
 
 /** Registers the order saga's steps and compensations over the order runtime's ports. */
 export function registerOrderActivities(runtime: OrderRuntime, telemetry: Telemetry = silentTelemetry): void {
-  const handlers: Record<
-    Exclude<keyof typeof orderActivities, 'runnerStatus'>,
-    (input: never) => Promise<unknown>
-  > = {
-    upsertHubOrder: createUpsertHubOrder(runtime),
-    registerAfterSales: createRegisterAfterSales(runtime),
-    writeReceipt: createWriteReceipt(runtime),
-    restoreHubOrder: createRestoreHubOrder(runtime),
-    removeAfterSales: createRemoveAfterSales(runtime),
-  };
-  for (const [key, handler] of Object.entries(handlers)) {
-    const name = orderActivities[key as keyof typeof orderActivities].name;
-    const run = withTelemetry(name, handler, orderTelemetry[key], telemetry, () => runtime.now());
-    df.app.activity(name, { handler: (input: unknown, context) => run(input, context) });
-  }
+  const { runnerStatus: runnerStatusContract, ...sagaSteps } = orderActivities;
+  registerActivityGroup(
+    sagaSteps,
+    {
+      handlers: {
+        upsertHubOrder: createUpsertHubOrder(runtime),
+        registerAfterSales: createRegisterAfterSales(runtime),
+        writeReceipt: createWriteReceipt(runtime),
+        restoreHubOrder: createRestoreHubOrder(runtime),
+        removeAfterSales: createRemoveAfterSales(runtime),
+      },
+      inputs: orderInputs,
+      telemetry: orderTelemetry,
+    },
+    telemetry,
+    () => runtime.now(),
+  );
   // The runner check reads instance status through the durable client binding.
-  df.app.activity(orderActivities.runnerStatus.name, {
+  df.app.activity(runnerStatusContract.name, {
     extraInputs: [df.input.durableClient()],
     handler: (input: unknown, context) =>
-      runnerStatus(df.getClient(context), input as Parameters<typeof runnerStatus>[1]),
+      runnerStatus(
+        df.getClient(context),
+        parseActivityInput(runnerStatusContract.name, runnerStatusInput, input),
+      ),
   });
 }

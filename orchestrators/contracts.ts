@@ -3,8 +3,9 @@
  * Pure data and a typed helper over callSubOrchestrator, like activities/contracts.ts.
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
-import type { LinkResult, RepairCounts, SyncMode, TimeWindow } from '../activities/contracts';
+import type { LinkResult, RepairCounts, SyncMode, SyncReport, TimeWindow } from '../activities/contracts';
 import type { ChangeCursor, LinkId } from '../sync/model.js';
+import type { FlowSyncInput } from './flowSync.js';
 
 export interface OrchestratorContract<I, O> {
   readonly name: string;
@@ -59,7 +60,8 @@ export interface ReconcileLinkInput {
 export type ReconcileLinkOutput = RepairCounts & { readonly sourceRows: number; readonly targetRows: number };
 
 export const orchestrators = {
-  flowSync: { name: 'flowSync' } as OrchestratorContract<unknown, unknown>,
+  /** Undefined when it continued as new. */
+  flowSync: { name: 'flowSync' } as OrchestratorContract<FlowSyncInput, SyncReport | undefined>,
   pairSync: { name: 'pairSync' } as OrchestratorContract<PairSyncInput, LinkProgress>,
   reconcileLink: { name: 'reconcileLink' } as OrchestratorContract<ReconcileLinkInput, ReconcileLinkOutput>,
 } as const;

@@ -145,8 +145,10 @@ interface Job<O> {
   readonly sub: TypedSubTask<O>;
 }
 
-export function* flowSync(context: OrchestrationContext): Generator<Task, SyncReport | undefined, unknown> {
-  const input = context.df.getInput<FlowSyncInput>();
+export function* flowSync(
+  context: OrchestrationContext,
+  input: FlowSyncInput,
+): Generator<Task, SyncReport | undefined, unknown> {
   const request = input.request;
   const tuning = input.tuning ?? {};
   let state: FlowState;

@@ -1,5 +1,5 @@
-import * as df from 'durable-functions';
 import { orderOrchestrators } from '../activities/orderContracts';
 import { orderIngest } from './orderIngest.js';
+import { registerOrchestration } from './registration.js';
 
-df.app.orchestration(orderOrchestrators.orderIngest.name, orderIngest);
+registerOrchestration(orderOrchestrators.orderIngest, orderIngest);

@@ -14,8 +14,10 @@ import type { LinkProgress, PairSyncInput } from './contracts.js';
 import { replaySafeLog } from './replaySafeLog.js';
 import { TELEMETRY_EVENT, linkLabel } from '../sync/telemetry.js';
 
-export function* pairSync(context: OrchestrationContext): Generator<Task, LinkProgress, unknown> {
-  const input = context.df.getInput<PairSyncInput>();
+export function* pairSync(
+  context: OrchestrationContext,
+  input: PairSyncInput,
+): Generator<Task, LinkProgress, unknown> {
   let progress = input.progress;
   let walked = 0;
   const backfill = input.window !== undefined;

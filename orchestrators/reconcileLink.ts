@@ -9,8 +9,10 @@ import type { RepairCounts, TypedTask } from '../activities/contracts';
 import { activities, callActivity, startActivity } from '../activities/contracts';
 import type { ReconcileLinkInput, ReconcileLinkOutput } from './contracts.js';
 
-export function* reconcileLink(context: OrchestrationContext): Generator<Task, ReconcileLinkOutput, unknown> {
-  const input = context.df.getInput<ReconcileLinkInput>();
+export function* reconcileLink(
+  context: OrchestrationContext,
+  input: ReconcileLinkInput,
+): Generator<Task, ReconcileLinkOutput, unknown> {
   let out: ReconcileLinkOutput = {
     sourceRows: 0,
     targetRows: 0,

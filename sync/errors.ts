@@ -24,6 +24,8 @@ export type SyncErrorCode =
   | 'invalid-config'
   /** Staged blob missing or unreadable. */
   | 'not-found'
+  /** An activity was handed an input its contract does not allow (a caller's bug). */
+  | 'invalid-input'
   /** Anything the allow-list does not know. */
   | 'unknown';
 

@@ -4,16 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { InvocationContext } from '@azure/functions';
 import { createApplyPage } from '../../activities/applyPage';
 import { createBeginLink } from '../../activities/beginLink';
 import type { ExtractPageOutput } from '../../activities/contracts';
+import { registerActivities } from '../../activities/index';
 import { createExtractPage } from '../../activities/extractPage';
 import { createPlanFlow } from '../../activities/planFlow';
 import { createCompareLink, createRepairRange } from '../../activities/reconcile';
 import type { SyncRuntime } from '../../activities/runtime';
 import type { SqliteRegionStore } from '../../adapters/sqliteRegionStore';
+import { createTelemetry } from '../../adapters/telemetry';
+import { loadTelemetrySettings } from '../../config/telemetrySettings';
 import type { SeededRuntime } from '../support/localApp';
 import { startSeededRuntime } from '../support/localApp';
+import { captureRegistrations, registeredFunction } from '../support/registrations';
 
 const SEED = {
   hubPrices: 40,
@@ -246,5 +251,46 @@ describe('batch-sync activities', () => {
       row.modified_at,
       '2026-01-01T00:00:' + String(Number(moved.promotion_id.slice(-4))).padStart(2, '0') + '.001Z',
     );
+  });
+
+  it('registered activities parse their input at the boundary: a bad one fails with every problem', async () => {
+    const telemetry = createTelemetry(loadTelemetrySettings({ REGION_SYNC_ZONE: 'cn' }));
+    const registry = captureRegistrations(() => registerActivities(runtime, telemetry));
+    const lines: string[] = [];
+    const invoke = (name: string, input: unknown) =>
+      registeredFunction(registry, name).callback(
+        input,
+        new InvocationContext({
+          functionName: name,
+          logHandler: (_level, ...args) => lines.push(args.join(' ')),
+        }),
+      );
+
+    const bad = {
+      link: { flow: 'pricing', source: 'cn' },
+      table: 'price_list',
+      runId: 'act-bad',
+      page: -1,
+      after: null,
+      upTo: '12a',
+      pageSize: 0,
+    };
+    await assert.rejects(Promise.resolve(invoke('extractPage', bad)), (e: Error) => {
+      assert.match(e.message, /^activity extractPage refused its input \(4 problems\): /);
+      for (const path of ['link.target', 'page', 'upTo', 'pageSize'])
+        assert.ok(e.message.includes(`${path}: `), path);
+      assert.ok(!e.message.includes('\n'), 'durable keeps only the first line of a failure');
+      return true;
+    });
+    const failed = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === 'activityFailed');
+    assert.equal(failed?.activity, 'extractPage');
+    assert.equal(failed?.flowRunId, 'act-bad');
+    assert.match(String(failed?.error), /refused its input/);
+
+    // A valid input reaches the handler.
+    const plan = (await invoke('planFlow', { flow: 'pricing', regions: ['eu'] })) as { kind: string };
+    assert.equal(plan.kind, 'planned');
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Drives one orchestrator through constructed durable histories, in memory and in milliseconds.
  *
- * The orchestrator is registered with the real `df.app.orchestration` (captured through a test
- * registry standing in for `@azure/functions-core`, as the Node worker's is), and every episode
+ * The orchestrator is registered as the app registers it (`registerOrchestration`, over the real
+ * `df.app.orchestration`), captured through a test registry standing in for
+ * `@azure/functions-core` as the Node worker's does, and every episode
  * invokes the handler the library registered with the whole history of the execution, the way the
  * Durable extension does (docs: /work/shared/design/durable-host-protocol.md B.1-B.7). The test
  * answers the tasks the orchestrator scheduled (`complete`, `fail`, `fireTimer`, `answerEntity`),
@@ -12,10 +13,13 @@
  */
 import { format } from 'node:util';
 import * as df from 'durable-functions';
+import type { OrchestratorContract } from '../../orchestrators/contracts';
+import type { OrchestratorHandler } from '../../orchestrators/registration';
+import { registerOrchestration } from '../../orchestrators/registration';
 import { PAYLOAD_SETTINGS } from '../../devhost/durable/engine';
 import type { Action, HistoryEvent, OrchestratorState, RetryOptions } from '../../devhost/durable/protocol';
 import { ActionType, EventType, decodeReencodedInput, flattenUnits } from '../../devhost/durable/protocol';
-import { AppRegistry, beginRegistration } from '../../devhost/worker/coreApi';
+import { captureRegistrations, registeredFunction } from './registrations';
 
 /** Anything named like a contract: activity and orchestrator contracts, with phantom types. */
 export interface Named<I = unknown, O = unknown> {
@@ -65,7 +69,6 @@ type OrchestrationHandler = (
   trigger: unknown,
   context: df.OrchestrationContext,
 ) => Promise<OrchestratorState>;
-type OrchestratorFunction = (context: df.OrchestrationContext) => Generator<df.Task, unknown, unknown>;
 
 interface Open {
   readonly task: ScheduledTask;
@@ -79,22 +82,9 @@ interface Open {
 const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
 const EPISODE_MS = 1000;
 
-/**
- * The handler `df.app.orchestration(name, fn)` registers for `fn`, captured from the registration
- * the way a host captures it. `register` may call any typed registration helper of the app.
- */
+/** The handler `df.app.orchestration` registered under `name` while `register` ran. */
 export function registeredOrchestrator(name: string, register: () => void): OrchestrationHandler {
-  const registry = new AppRegistry(() => undefined);
-  const end = beginRegistration(registry);
-  try {
-    register();
-  } finally {
-    end();
-  }
-  const registered = registry.get(name);
-  if (registered === undefined)
-    throw new Error(`registration did not register an orchestrator named '${name}'`);
-  return registered.callback as unknown as OrchestrationHandler;
+  return registeredFunction(captureRegistrations(register), name).callback as unknown as OrchestrationHandler;
 }
 
 /**
@@ -132,17 +122,14 @@ export class OrchestrationReplay {
     this.#parentInstanceId = options.parentInstanceId ?? null;
   }
 
-  /**
-   * Registers `fn` under `contract.name` with the real df.app.orchestration (or through
-   * `register`, e.g. the app's typed registration helper) and runs the first episode.
-   */
-  static async start<I>(
-    contract: Named<I>,
-    fn: OrchestratorFunction | { register: () => void },
+  /** Registers `handler` over its contract as the app does, and runs the first episode. */
+  static async start<I, O>(
+    contract: OrchestratorContract<I, O>,
+    handler: OrchestratorHandler<I, O>,
     input: I,
     options: ReplayOptions = {},
   ): Promise<OrchestrationReplay> {
-    const register = 'register' in fn ? fn.register : () => df.app.orchestration(contract.name, fn);
+    const register = () => registerOrchestration(contract, handler);
     const replay = new OrchestrationReplay(
       contract.name,
       registeredOrchestrator(contract.name, register),
