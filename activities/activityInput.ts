@@ -11,13 +11,15 @@ import type { z } from 'zod';
 import { formatPath } from '../config/configError.js';
 import { SyncError } from '../sync/errors.js';
 
-/** T with every field required, mutable and without `undefined`, recursively: shapes to compare. */
-type Shape<T> = T extends readonly (infer E)[]
-  ? Shape<E>[]
+/** T without readonly modifiers, recursively (zod outputs are mutable; contracts are readonly). */
+type Mutable<T> = T extends readonly (infer E)[]
+  ? Mutable<E>[]
   : T extends object
-    ? { -readonly [K in keyof T]-?: Shape<Exclude<T[K], undefined>> }
+    ? { -readonly [K in keyof T]: Mutable<T[K]> }
     : T;
-type SameShape<A, B> = [Shape<A>] extends [Shape<B>] ? ([Shape<B>] extends [Shape<A>] ? true : false) : false;
+/** Identical types: the same fields, each as optional and of the same type (not mere assignability). */
+type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+type SameShape<A, B> = Same<Mutable<A>, Mutable<B>>;
 
 /**
  * `inputSchema<ApplyPageInput>()(z.object({...}))`: the schema, typed as parsing to exactly `I`.

@@ -37,11 +37,11 @@ const writeReceipt = inputSchema<WriteReceiptInput>()(
 );
 
 const restoreHubOrder = inputSchema<RestoreHubOrderInput>()(
-  z.object({ sagaId: name, sourceRegion: name, orderId: name.optional(), version: version.optional() }),
+  z.object({ sagaId: name, sourceRegion: name, orderId: name, version }),
 );
 
 const removeAfterSales = inputSchema<RemoveAfterSalesInput>()(
-  z.object({ orderId: name, version, sagaId: name.optional(), sourceRegion: name.optional() }),
+  z.object({ sourceRegion: name, orderId: name, version, sagaId: name.optional() }),
 );
 
 /** The runner check (registered on its own: it takes the durable client). */
