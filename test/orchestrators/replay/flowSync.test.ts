@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { PlanFlowOutput, RecordRunInput, RunRequest, SyncReport } from '../../../activities/contracts';
 import { activities } from '../../../activities/contracts';
-import type { FlowState, FlowSyncInput } from '../../../orchestrators/flowSync';
+import type { FlowSyncInput } from '../../../orchestrators/flowSync';
+import type { FlowState } from '../../../orchestrators/flowState';
 import { MAX_LINKS_AT_ONCE, flowSync } from '../../../orchestrators/flowSync';
 import type {
   LinkProgress,
