@@ -3,6 +3,8 @@
  * ones in contracts.ts and called through the same typed helper (`callActivity`). Orchestrators
  * import this module and pure sync/ code only.
  */
+import type { OrchestratorContract } from '../orchestrators/contracts.js';
+import type { OrderIngestOutput } from '../orchestrators/orderIngest.js';
 import type { ActivityContract } from './contracts.js';
 import type { OrderEvent } from '../sync/orderEvent.js';
 import type { SyncReceipt } from '../sync/orderSaga.js';
@@ -148,7 +150,11 @@ export type OrderIngestInput =
     };
 
 export const orderOrchestrators = {
-  orderIngest: { name: 'orderIngest' },
+  /** Undefined when it continued as new. */
+  orderIngest: { name: 'orderIngest' } as OrchestratorContract<
+    OrderIngestInput,
+    OrderIngestOutput | undefined
+  >,
 } as const;
 
 /** The per-order entity's name (instances are `orderSync@{region}:{orderId}`). */

@@ -33,8 +33,8 @@ export interface OrderIngestOutput {
 
 export function* orderIngest(
   context: OrchestrationContext,
+  input: OrderIngestInput,
 ): Generator<Task, OrderIngestOutput | undefined, unknown> {
-  const input = context.df.getInput<OrderIngestInput>();
   const runner = context.df.instanceId;
   const now = () => context.df.currentUtcDateTime.toISOString();
   const region = input.kind === 'offer' ? input.event.region : input.region;
