@@ -19,6 +19,44 @@ export const ORDER_EVENT_MAX_LINES = 500;
 const sqlValue = z.union([z.string().max(4000), z.number().finite(), z.boolean(), z.null()]);
 const columnName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'not a canonical column name');
 
+const ISO_INSTANT =
+  /^(\d{4})-?(\d{2})-?(\d{2})[Tt](\d{2}):?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
+
+/**
+ * An ISO-8601 instant (calendar date, time to the minute or finer, `Z` or an offset; extended or
+ * basic format; `.` or `,` before a fraction) as `toISOString()` UTC with milliseconds (finer
+ * fractions are truncated), or null. A date or time without a zone is not an instant.
+ */
+export function isoInstant(text: string): string | null {
+  const m = ISO_INSTANT.exec(text);
+  if (m === null) return null;
+  const [y, mo, d, h, mi] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const sec = m[6] === undefined ? 0 : Number(m[6]);
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  const offsetMin =
+    m[8] !== undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11] ?? 0));
+  if (
+    mo < 1 ||
+    mo > 12 ||
+    h > 23 ||
+    mi > 59 ||
+    sec > 59 ||
+    Number(m[10] ?? 0) > 23 ||
+    Number(m[11] ?? 0) > 59
+  )
+    return null;
+  const local = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  if (new Date(local).getUTCDate() !== d) return null; // 2026-02-30 and the like
+  const at = new Date(local - offsetMin * 60_000);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
+}
+
 /** Order ids travel in session ids (`{region}:{orderId}`) and instance ids: no ':' '/' '#' '?'. */
 export const ORDER_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -27,9 +65,19 @@ export const orderEventSchema = z
     region: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'not a region id'),
     orderId: z.string().regex(ORDER_ID_PATTERN, 'letters, digits, . _ - only (no ..), at most 64'),
     version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    // Any ISO-8601 instant (`Z` or an offset, any fraction of a second), kept as canonical UTC
-    // with milliseconds: modified_at is compared as text in the stores.
-    changedAt: z.iso.datetime({ offset: true }).transform((v) => new Date(v).toISOString()),
+    // Any ISO-8601 instant, kept as canonical UTC with milliseconds: modified_at is compared as
+    // text in the stores.
+    changedAt: z.string().transform((v, ctx) => {
+      const instant = isoInstant(v);
+      if (instant === null) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'not an ISO-8601 instant (a date and time with Z or an offset, e.g. 2026-12-04T13:00:00Z)',
+        });
+        return z.NEVER;
+      }
+      return instant;
+    }),
     op: z.enum(['upsert', 'delete']),
     order: z.record(columnName, sqlValue),
     lines: z

@@ -33,6 +33,8 @@ describe('order events', () => {
     ['unknown field', { ...v1, extra: 1 }, meta, 'schema', /extra/],
     ['changedAt without a zone', { ...v1, changedAt: '2026-03-01T00:00:01' }, meta, 'schema', /^changedAt:/],
     ['changedAt as a date only', { ...v1, changedAt: '2026-03-01' }, meta, 'schema', /^changedAt:/],
+    ['changedAt on 30 February', { ...v1, changedAt: '2026-02-30T00:00:00Z' }, meta, 'schema', /^changedAt:/],
+    ["changedAt at 25 o'clock", { ...v1, changedAt: '2026-03-01T25:00:00Z' }, meta, 'schema', /^changedAt:/],
     [
       "an order id with '/'",
       { ...v1, orderId: 'a/b' },
@@ -113,6 +115,12 @@ describe('order events', () => {
       ['2026-12-04T21:00:00+08:00', '2026-12-04T13:00:00.000Z'],
       ['2026-12-04T08:00:00.5-05:00', '2026-12-04T13:00:00.500Z'],
       ['2026-12-04T13:00:00.123456Z', '2026-12-04T13:00:00.123Z'],
+      ['2026-12-04T13:00Z', '2026-12-04T13:00:00.000Z'],
+      ['2026-12-04T21:00:00+0800', '2026-12-04T13:00:00.000Z'],
+      ['2026-12-04T21:00:00+08', '2026-12-04T13:00:00.000Z'],
+      ['20261204T130000Z', '2026-12-04T13:00:00.000Z'],
+      ['2026-12-04t13:00:00,25z', '2026-12-04T13:00:00.250Z'],
+      ['2026-12-05T00:30:00+11:30', '2026-12-04T13:00:00.000Z'],
     ];
     for (const [given, kept] of cases) {
       const parsed = parseOrderMessage({ ...v1, changedAt: given }, meta, rules);
