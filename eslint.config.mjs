@@ -141,6 +141,23 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The dashboard page's script runs in the browser (served by triggers/dashboardHttp.ts).
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        FormData: 'readonly',
+        Node: 'readonly',
+        setInterval: 'readonly',
+      },
+    },
+  },
+  {
     // Determinism: orchestrators replay, sync/ is the pure domain.
     files: ['orchestrators/**/*.ts', 'sync/**/*.ts'],
     rules: {

@@ -14,7 +14,7 @@ import { registerEntities } from './entities/index.js';
 import './orchestrators/index.js';
 import './orchestrators/orderIndex.js';
 import { setOrchestrationLogBase } from './orchestrators/replaySafeLog.js';
-import { registerTriggers } from './triggers/index.js';
+import { registerDashboard, registerTriggers } from './triggers/index.js';
 import { registerOrderTriggers } from './triggers/orderIndex.js';
 
 const local = withLocalDefaults(process.env);
@@ -33,6 +33,7 @@ const orders = createOrderRuntime(config, orderSettings, runtime);
 registerOrderActivities(orders, telemetry);
 registerEntities({ runnerCheckAfterMs: orderSettings.runnerCheckAfterMs });
 registerOrderTriggers(orders, telemetry);
+registerDashboard(runtime, orders);
 app.hook.appTerminate(async () => {
   await orders.close();
   await runtime.close();

@@ -5,6 +5,7 @@
  */
 import { compareChange } from '../sync/cursor.js';
 import type { ChangeCursor, LinkId } from '../sync/model.js';
+import { shouldSend } from '../sync/routing.js';
 import { linksOf } from '../sync/topology.js';
 import type { SyncRuntime } from './runtime.js';
 import { flowOf, mappingOf } from './runtime.js';
@@ -16,14 +17,22 @@ export interface TableStatus {
     readonly runId: string;
     readonly updatedAt: string;
   } | null;
-  /** Change values of the source above the checkpoint (0 = caught up). */
+  /**
+   * Changes of the source above the checkpoint that will cross this link (0 = caught up). Changes
+   * loop prevention keeps home (e.g. rows this source itself received from the target) do not
+   * count. Counted up to {@link LAG_SCAN_LIMIT}; `lagCapped` says when there are more.
+   */
   readonly lagChanges: number;
+  readonly lagCapped: boolean;
   /**
    * 0 when caught up (nothing pending); otherwise seconds since the checkpoint last moved (the
    * link has been behind for at most that long), or null when pending before the first run.
    */
   readonly lagSeconds: number | null;
 }
+
+/** Changes read per table to count a link's pending ones (the status stays cheap on a big backlog). */
+export const LAG_SCAN_LIMIT = 5000;
 
 export interface LinkStatus extends LinkId {
   readonly tables: readonly TableStatus[];
@@ -41,14 +50,27 @@ export function createFlowStatus(
       const target = await deps.store(link.target);
       const tables: TableStatus[] = [];
       for (const t of flow.tables) {
-        const hwm = await source.highWaterMark(mappingOf(flow, t.canonical, link.source));
+        const mapping = mappingOf(flow, t.canonical, link.source);
+        const hwm = await source.highWaterMark(mapping);
         const cp = await target.getCheckpoint(link, t.canonical);
         const at = cp?.cursor.change ?? '0';
-        const lagChanges = compareChange(hwm, at) > 0 ? Number(BigInt(hwm) - BigInt(at)) : 0;
+        let lagChanges = 0;
+        let lagCapped = false;
+        if (compareChange(hwm, at) > 0) {
+          const page = await source.readChanges({
+            table: mapping,
+            after: cp?.cursor ?? null,
+            upTo: hwm,
+            limit: LAG_SCAN_LIMIT,
+          });
+          lagChanges = page.rows.filter((r) => shouldSend(r.originRegion, link, flow, deps.topology)).length;
+          lagCapped = page.hasMore;
+        }
         tables.push({
           table: t.canonical,
           checkpoint: cp === null ? null : { cursor: cp.cursor, runId: cp.runId, updatedAt: cp.updatedAt },
           lagChanges,
+          lagCapped,
           lagSeconds:
             lagChanges === 0
               ? 0

@@ -142,7 +142,12 @@ export function createWriteReceipt(deps: Deps) {
   return async function writeReceipt(input: WriteReceiptInput): Promise<WriteReceiptOutput> {
     return asOutcome(async () => {
       const saga = await deps.sagaStore(input.sourceRegion);
-      await saga.writeReceipt(input.sourceRegion, input.receipt);
+      await saga.writeReceipt(
+        input.sourceRegion,
+        input.enqueuedTimeUtc === undefined || input.receipt.status !== 'applied'
+          ? input.receipt
+          : { ...input.receipt, enqueuedAt: input.enqueuedTimeUtc },
+      );
       const source = await deps.store(input.sourceRegion);
       await source.recordAudit({
         flow: deps.flow.name,

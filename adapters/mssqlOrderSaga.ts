@@ -115,6 +115,12 @@ const MIGRATIONS: readonly ((S: string, region: RegionId) => string | readonly s
     `ALTER TABLE ${S}.[order_sync_receipt] ADD CONSTRAINT [order_sync_receipt_pk]
        PRIMARY KEY ([origin_region], [order_id], [version]);`,
   ],
+  // The broker's enqueue time of an applied event (order latency), and receipts listed by time.
+  // Two batches: the index must not be in the batch that adds the column's table change.
+  (S) => [
+    `ALTER TABLE ${S}.[order_sync_receipt] ADD [enqueued_at] datetime2(3) NULL;`,
+    `CREATE INDEX [order_sync_receipt_at] ON ${S}.[order_sync_receipt] ([at]);`,
+  ],
 ];
 
 export const MSSQL_ORDER_SAGA_SCHEMA_VERSION = MIGRATIONS.length;
@@ -156,6 +162,9 @@ class Params {
   timestamp(value: string, what: string): string {
     return this.add(sql.DateTime2(3), toDate(value, what));
   }
+  optionalTimestamp(value: string | null, what: string): string {
+    return this.add(sql.DateTime2(3), value === null ? null : toDate(value, what));
+  }
 }
 
 function toDate(value: string, what: string): Date {
@@ -185,6 +194,22 @@ function readInt(v: unknown, what: string): number {
 const readIntOrNull = (v: unknown, what: string): number | null =>
   v === null || v === undefined ? null : readInt(v, what);
 const readIso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+
+const RECEIPT_COLUMNS =
+  '[order_id], [version], [status], [reason], [hub_version], [saga_id], [at], [enqueued_at]';
+
+function receiptOf(r: Record<string, unknown>): SyncReceipt {
+  return {
+    orderId: String(r.order_id),
+    version: readInt(r.version, 'version'),
+    status: String(r.status) as ReceiptStatus,
+    reason: typeof r.reason === 'string' ? r.reason : null,
+    hubVersion: readIntOrNull(r.hub_version, 'hub_version'),
+    sagaId: String(r.saga_id),
+    at: readIso(r.at),
+    ...(r.enqueued_at === null || r.enqueued_at === undefined ? {} : { enqueuedAt: readIso(r.enqueued_at) }),
+  };
+}
 
 function parseSnapshot(r: ResultRow | undefined): OrderSnapshot | null {
   if (r === undefined) return null;
@@ -519,33 +544,40 @@ WHERE NOT EXISTS (SELECT 1 FROM ${this.table('order_saga_snapshot')} WITH (UPDLO
       hub: p.integer(receipt.hubVersion, 'hubVersion'),
       saga: p.text(receipt.sagaId, KEY_CHARS, 'sagaId'),
       at: p.timestamp(receipt.at, 'at'),
+      enqueued: p.optionalTimestamp(receipt.enqueuedAt ?? null, 'enqueuedAt'),
     };
     const text = `MERGE ${this.table('order_sync_receipt')} WITH (HOLDLOCK) AS t
 USING (SELECT ${v.region} AS [origin_region], ${v.order} AS [order_id], ${v.version} AS [version]) AS s
 ON t.[origin_region] = s.[origin_region] AND t.[order_id] = s.[order_id] AND t.[version] = s.[version]
-WHEN MATCHED THEN UPDATE SET [status] = ${v.status}, [reason] = ${v.reason}, [hub_version] = ${v.hub}, [saga_id] = ${v.saga}, [at] = ${v.at}
-WHEN NOT MATCHED THEN INSERT ([origin_region], [order_id], [version], [status], [reason], [hub_version], [saga_id], [at])
-  VALUES (s.[origin_region], s.[order_id], s.[version], ${v.status}, ${v.reason}, ${v.hub}, ${v.saga}, ${v.at});`;
+WHEN MATCHED THEN UPDATE SET [status] = ${v.status}, [reason] = ${v.reason}, [hub_version] = ${v.hub}, [saga_id] = ${v.saga}, [at] = ${v.at}, [enqueued_at] = ${v.enqueued}
+WHEN NOT MATCHED THEN INSERT ([origin_region], [order_id], [version], [status], [reason], [hub_version], [saga_id], [at], [enqueued_at])
+  VALUES (s.[origin_region], s.[order_id], s.[version], ${v.status}, ${v.reason}, ${v.hub}, ${v.saga}, ${v.at}, ${v.enqueued});`;
     await this.gateway.session((s) => s.query('writeReceipt', text, p.list));
   }
 
   async readReceipts(order: OrderRef): Promise<readonly SyncReceipt[]> {
     this.ensureOpen('readReceipts');
     const p = new Params();
-    const text = `SELECT [order_id], [version], [status], [reason], [hub_version], [saga_id], [at]
+    const text = `SELECT ${RECEIPT_COLUMNS}
 FROM ${this.table('order_sync_receipt')} WHERE [origin_region] = ${p.text(order.region, REGION_CHARS, 'region')}
   AND [order_id] = ${p.text(order.orderId, KEY_CHARS, 'orderId')}
 ORDER BY [version];`;
     const rows = await this.gateway.session((s) => s.query('readReceipts', text, p.list));
-    return rows.map((r) => ({
-      orderId: String(r.order_id),
-      version: readInt(r.version, 'version'),
-      status: String(r.status) as ReceiptStatus,
-      reason: typeof r.reason === 'string' ? r.reason : null,
-      hubVersion: readIntOrNull(r.hub_version, 'hub_version'),
-      sagaId: String(r.saga_id),
-      at: readIso(r.at),
-    }));
+    return rows.map(receiptOf);
+  }
+
+  async recentReceipts(
+    since: string,
+    limit: number,
+  ): Promise<readonly (SyncReceipt & { readonly region: RegionId })[]> {
+    this.ensureOpen('recentReceipts');
+    const p = new Params();
+    const top = p.int32(Math.max(0, Math.floor(limit)), 'limit');
+    const text = `SELECT TOP (${top}) [origin_region], ${RECEIPT_COLUMNS}
+FROM ${this.table('order_sync_receipt')} WHERE [at] >= ${p.timestamp(since, 'since')}
+ORDER BY [at] DESC, [origin_region], [order_id];`;
+    const rows = await this.gateway.session((s) => s.query('recentReceipts', text, p.list));
+    return rows.map((r) => ({ ...receiptOf(r), region: String(r.origin_region) }));
   }
 
   async close(): Promise<void> {

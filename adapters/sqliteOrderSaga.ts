@@ -106,11 +106,39 @@ const MIGRATIONS: readonly ((region: RegionId) => string)[] = [
   SELECT '${region}', order_id, version, status, reason, hub_version, saga_id, at FROM order_sync_receipt;
   DROP TABLE order_sync_receipt;
   ALTER TABLE order_sync_receipt_rekey RENAME TO order_sync_receipt;`,
+  // The broker's enqueue time of an applied event (order latency), and receipts listed by time.
+  () => `
+  ALTER TABLE order_sync_receipt ADD COLUMN enqueued_at TEXT;
+  CREATE INDEX order_sync_receipt_at ON order_sync_receipt (at);`,
 ];
 
 export const SQLITE_ORDER_SAGA_SCHEMA_VERSION = MIGRATIONS.length;
 
 const ENTITLEMENT_COLUMNS = 'source_region, order_id, version, line_no, sku, quantity, starts_at, ends_at';
+
+const RECEIPT_COLUMNS = 'order_id, version, status, reason, hub_version, saga_id, at, enqueued_at';
+
+interface ReceiptRow {
+  order_id: string;
+  version: number;
+  status: ReceiptStatus;
+  reason: string | null;
+  hub_version: number | null;
+  saga_id: string;
+  at: string;
+  enqueued_at: string | null;
+}
+
+const receiptOf = (r: ReceiptRow): SyncReceipt => ({
+  orderId: r.order_id,
+  version: r.version,
+  status: r.status,
+  reason: r.reason,
+  hubVersion: r.hub_version,
+  sagaId: r.saga_id,
+  at: r.at,
+  ...(r.enqueued_at === null ? {} : { enqueuedAt: r.enqueued_at }),
+});
 
 export interface SqliteOrderSagaOptions {
   readonly region: RegionId;
@@ -364,11 +392,12 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
     this.run('writeReceipt', () => {
       this.db
         .prepare(
-          `INSERT INTO order_sync_receipt (origin_region, order_id, version, status, reason, hub_version, saga_id, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO order_sync_receipt
+             (origin_region, order_id, version, status, reason, hub_version, saga_id, at, enqueued_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(origin_region, order_id, version) DO UPDATE SET status = excluded.status,
              reason = excluded.reason, hub_version = excluded.hub_version, saga_id = excluded.saga_id,
-             at = excluded.at`,
+             at = excluded.at, enqueued_at = excluded.enqueued_at`,
         )
         .run(
           originRegion,
@@ -379,6 +408,7 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
           receipt.hubVersion,
           receipt.sagaId,
           receipt.at,
+          receipt.enqueuedAt ?? null,
         );
     });
   }
@@ -388,27 +418,27 @@ export class SqliteOrderSagaStore implements OrderSagaStore {
       (
         this.db
           .prepare(
-            `SELECT order_id, version, status, reason, hub_version, saga_id, at
-             FROM order_sync_receipt WHERE origin_region = ? AND order_id = ? ORDER BY version`,
+            `SELECT ${RECEIPT_COLUMNS} FROM order_sync_receipt
+             WHERE origin_region = ? AND order_id = ? ORDER BY version`,
           )
-          .all(order.region, order.orderId) as {
-          order_id: string;
-          version: number;
-          status: ReceiptStatus;
-          reason: string | null;
-          hub_version: number | null;
-          saga_id: string;
-          at: string;
-        }[]
-      ).map((r) => ({
-        orderId: r.order_id,
-        version: r.version,
-        status: r.status,
-        reason: r.reason,
-        hubVersion: r.hub_version,
-        sagaId: r.saga_id,
-        at: r.at,
-      })),
+          .all(order.region, order.orderId) as ReceiptRow[]
+      ).map(receiptOf),
+    );
+  }
+
+  async recentReceipts(
+    since: string,
+    limit: number,
+  ): Promise<readonly (SyncReceipt & { readonly region: RegionId })[]> {
+    return this.run('recentReceipts', () =>
+      (
+        this.db
+          .prepare(
+            `SELECT origin_region, ${RECEIPT_COLUMNS} FROM order_sync_receipt
+             WHERE at >= ? ORDER BY at DESC, origin_region, order_id LIMIT ?`,
+          )
+          .all(since, Math.max(0, Math.floor(limit))) as (ReceiptRow & { origin_region: string })[]
+      ).map((r) => ({ ...receiptOf(r), region: r.origin_region })),
     );
   }
 

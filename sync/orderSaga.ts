@@ -43,6 +43,11 @@ export interface SyncReceipt {
   /** The saga's instance id. */
   readonly sagaId: string;
   readonly at: string;
+  /**
+   * When the broker enqueued the event an applied receipt answers (the order latency is
+   * `at - enqueuedAt`); absent when unknown (failed, stale, or a replayed dead letter).
+   */
+  readonly enqueuedAt?: string | null;
 }
 
 /** One order in the saga's tables: its origin region and its id (two regions may share an id). */
@@ -99,6 +104,14 @@ export interface OrderSagaStore {
   /** Inserts or replaces the receipt of (originRegion, orderId, version). */
   writeReceipt(originRegion: RegionId, receipt: SyncReceipt): Promise<void>;
   readReceipts(order: OrderRef): Promise<readonly SyncReceipt[]>;
+  /**
+   * Receipts written at or after `since` (ISO-8601), newest first, at most `limit`, with the
+   * region each order originated in (the operations dashboard).
+   */
+  recentReceipts(
+    since: string,
+    limit: number,
+  ): Promise<readonly (SyncReceipt & { readonly region: RegionId })[]>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,10 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
+import type { OrderRuntime } from '../activities/orderRuntime.js';
 import type { SyncRuntime } from '../activities/runtime.js';
 import type { Telemetry } from '../adapters/telemetry.js';
 import { silentTelemetry } from '../adapters/telemetry.js';
+import { createDashboardOrders, createDashboardPage, createDashboardTopology } from './dashboardHttp.js';
 import { createHealth } from './health';
 import { createGetRun, createListRuns } from './runHistoryHttp.js';
 import { createStartSync, createSyncStatus } from './syncHttp.js';
@@ -52,4 +54,26 @@ export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = si
       handler: createScheduledSync(flow.name, 'full', telemetry),
     });
   }
+}
+
+/** The operations dashboard (GET /api/dashboard) and its JSON reads. */
+export function registerDashboard(runtime: SyncRuntime, orders: OrderRuntime): void {
+  app.http('dashboard', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'dashboard',
+    handler: createDashboardPage(),
+  });
+  app.http('dashboardTopology', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'dashboard/data/topology',
+    handler: createDashboardTopology(runtime),
+  });
+  df.app.client.http('dashboardOrders', {
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'dashboard/data/orders',
+    handler: createDashboardOrders(orders),
+  });
 }

@@ -56,16 +56,31 @@ describe('planFlow with a zone', () => {
 });
 
 describe('flow status lag', () => {
-  const fakeStore = (hwm: string, change: string | null) => () =>
-    Promise.resolve({
-      highWaterMark: () => Promise.resolve(hwm),
-      getCheckpoint: () =>
-        Promise.resolve(
-          change === null
-            ? null
-            : { cursor: { change, key: [] }, runId: 'r1', updatedAt: '2026-12-04T10:00:00.000Z' },
-        ),
-    } as unknown as Awaited<ReturnType<SyncRuntime['store']>>);
+  /** A source whose changes above the checkpoint came from `origins` (one change each). */
+  const fakeStore =
+    (hwm: string, change: string | null, origins: string[] = []) =>
+    () =>
+      Promise.resolve({
+        highWaterMark: () => Promise.resolve(hwm),
+        readChanges: () =>
+          Promise.resolve({
+            rows: origins.map((originRegion, i) => ({
+              values: {},
+              modifiedAt: '2026-12-04T09:00:00.000Z',
+              originRegion,
+              isDeleted: false,
+              cursor: { change: String(i + 1), key: [] },
+            })),
+            nextCursor: null,
+            hasMore: false,
+          }),
+        getCheckpoint: () =>
+          Promise.resolve(
+            change === null
+              ? null
+              : { cursor: { change, key: [] }, runId: 'r1', updatedAt: '2026-12-04T10:00:00.000Z' },
+          ),
+      } as unknown as Awaited<ReturnType<SyncRuntime['store']>>);
   const now = () => new Date('2026-12-04T12:00:00.000Z');
 
   it('reads 0 seconds when a link is caught up, however long ago the checkpoint moved', async () => {
@@ -76,12 +91,29 @@ describe('flow status lag', () => {
     }
   });
 
-  it('counts the time since the checkpoint moved while changes are pending', async () => {
-    const status = createFlowStatus({ topology, zone: 'latam', store: fakeStore('50', '42'), now });
+  it('is caught up when the only newer changes are rows the source received from the target', async () => {
+    // latam -> cn: latam's newer changes are rows the hub sent it; loop prevention keeps them home.
+    const status = createFlowStatus({
+      topology,
+      zone: 'latam',
+      store: fakeStore('50', '42', ['cn', 'cn']),
+      now,
+    });
     const t = (await status('pricing'))[0]?.tables[0];
-    assert.equal(t?.lagChanges, 8);
+    assert.deepEqual([t?.lagChanges, t?.lagSeconds], [0, 0]);
+  });
+
+  it('counts the changes that will cross and the time since the checkpoint moved while they wait', async () => {
+    const status = createFlowStatus({
+      topology,
+      zone: 'latam',
+      store: fakeStore('50', '42', ['latam', 'cn', 'latam']),
+      now,
+    });
+    const t = (await status('pricing'))[0]?.tables[0];
+    assert.equal(t?.lagChanges, 2);
     assert.equal(t?.lagSeconds, 7200);
-    const fresh = createFlowStatus({ topology, zone: 'latam', store: fakeStore('50', null), now });
+    const fresh = createFlowStatus({ topology, zone: 'latam', store: fakeStore('50', null, ['latam']), now });
     assert.equal((await fresh('pricing'))[0]?.tables[0]?.lagSeconds, null);
   });
 });

@@ -334,6 +334,26 @@ export function orderSagaConformance(name: string, sut: () => OrderSagaUnderTest
       assert.deepEqual(await regionStore.readReceipts(sea(HOSTILE_VALUES[2])), [big]);
     });
 
+    it('receipts: the enqueue time of an applied event is kept, and recent receipts come newest first', async () => {
+      const regionStore = await open('latam');
+      const at = (s: number) => new Date(Date.UTC(2026, 11, 4, 12, 0, s)).toISOString();
+      const older = receipt({ orderId: 'r-1', version: 1, at: at(1), enqueuedAt: at(0) });
+      const newer = receipt({ orderId: 'r-2', version: 1, at: at(5), enqueuedAt: at(4) });
+      const failed = receipt({
+        orderId: 'r-3',
+        version: 1,
+        status: 'failed',
+        reason: 'unknown-sku',
+        at: at(3),
+      });
+      const gone = receipt({ orderId: 'r-0', version: 1, at: at(-60) });
+      for (const r of [older, failed, newer, gone]) await regionStore.writeReceipt('latam', r);
+      const inLatam = (r: SyncReceipt) => ({ ...r, region: 'latam' });
+      assert.deepEqual(await regionStore.recentReceipts(at(0), 10), [newer, failed, older].map(inLatam));
+      assert.deepEqual(await regionStore.recentReceipts(at(0), 2), [newer, failed].map(inLatam));
+      assert.deepEqual(await regionStore.readReceipts({ region: 'latam', orderId: 'r-2' }), [newer]);
+    });
+
     it('a closed store refuses work with a non-retryable error; close is idempotent', async () => {
       const s = await env.open('cn');
       await s.migrate();
