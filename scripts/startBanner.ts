@@ -6,6 +6,7 @@ export function startBanner(origin: string): string {
   const url = origin === DEFAULT_APP_URL ? '' : ` --url ${origin}`;
   return `
 Region Sync is ready at ${origin}/api/ (health: ${origin}/api/health)
+  dashboard: ${origin}/api/dashboard   lag, runs and their history, orders, dead letters; start a run from the page
   npm run sync --${url} pricing --mode full          start a run and watch a live progress bar, then a per-link summary
   npm run sync --${url} promotions --mode incremental
   npm run sync --${url} pricing --mode incremental --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z   (backfill a window)

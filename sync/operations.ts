@@ -40,7 +40,12 @@ const MINUTE = 60_000;
 export function receiptFigures(receipts: readonly SyncReceipt[], now: Date, minutes: number): ReceiptFigures {
   const end = Math.floor(now.getTime() / MINUTE) * MINUTE + MINUTE;
   const start = end - minutes * MINUTE;
-  const buckets = Array.from({ length: minutes }, () => ({ applied: 0, failed: 0, stale: 0, ms: [] as number[] }));
+  const buckets = Array.from({ length: minutes }, () => ({
+    applied: 0,
+    failed: 0,
+    stale: 0,
+    ms: [] as number[],
+  }));
   const all: number[] = [];
   const totals = { applied: 0, failed: 0, stale: 0 };
   for (const r of receipts) {
