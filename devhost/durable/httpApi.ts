@@ -10,6 +10,7 @@ import {
   isTerminal,
   statusTime,
 } from './protocol';
+import { INSTANCE_BROWSER_PATH, instanceBrowserHtml } from './instanceBrowser';
 import type { InstanceRow } from './store';
 
 /** The public Durable HTTP API base; the client's rpcBaseUrl points here too (D.1, D.4). */
@@ -397,6 +398,14 @@ export function addDurableRoutes(routes: HostRoutes, engine: DurableEngine, hubN
       }),
     );
   }
+
+  // The instance browser: a page over the routes above (devhost only; Azure has its own tools).
+  const browser = instanceBrowserHtml();
+  routes.add('GET', `${base}/${INSTANCE_BROWSER_PATH}`, () => ({
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+    body: browser,
+  }));
 
   routes.add(
     'POST',

@@ -65,6 +65,8 @@ describe(
           : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       });
       const text = await res.text();
+      if (res.status >= 500 || (text === '' && res.status !== 202))
+        throw new Error(`${method} ${route} answered ${res.status} '${text}'\n${host.output().slice(-3000)}`);
       return { status: res.status, json: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> };
     };
     const until = async <T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000) => {
@@ -110,7 +112,7 @@ describe(
       await until(
         'the pricing run',
         () => api('GET', 'sync/pricing/runs'),
-        (r) => (r.json.runs as { status: string }[])[0]?.status === 'completed',
+        (r) => r.status === 200 && (r.json.runs as { status: string }[])[0]?.status === 'completed',
       );
       await page.goto(`${host.origin}/api/dashboard`);
       const row = page.locator('[data-flow="pricing"] tr[data-link="cn>sea"]');
@@ -270,6 +272,40 @@ describe(
         (r) => r?.version === 1,
       );
       await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+    });
+
+    it('devhost: the Durable instance browser lists, filters and pages instances, shows a history as a timeline, and purges', async () => {
+      await page.goto(`${host.origin}/runtime/webhooks/durabletask/ui`);
+      await page.locator('input[name="status"][value="Completed"]').check();
+      await page.locator('#prefix').fill('pricing-');
+      await page.locator('#top').fill('1');
+      await page.locator('#filters button[type="submit"]').click();
+      const row = page.locator('#rows tr[data-id="pricing-incremental"]');
+      await row.waitFor();
+      assert.equal(await page.locator('#rows tr').count(), 1);
+      // Paging: the run's pairSync sub-orchestrations share the prefix (their ids start with the run id).
+      assert.equal(await page.locator('#next').isDisabled(), false);
+      await page.locator('#next').click();
+      await page.locator('#page', { hasText: 'page 2' }).waitFor();
+      assert.match(
+        (await page.locator('#rows tr').first().getAttribute('data-id')) ?? '',
+        /^pricing-incremental\..*~/,
+      );
+      await page.locator('#prev').click();
+      await row.click();
+      await page.locator('#detail svg rect.bar').first().waitFor();
+      const bars = await page.locator('#detail svg rect.bar').count();
+      const status = (await (
+        await fetch(
+          `${host.origin}/runtime/webhooks/durabletask/instances/pricing-incremental?showHistory=true`,
+        )
+      ).json()) as { historyEvents: unknown[] };
+      assert.equal(bars, status.historyEvents.length);
+      await page.locator('#detail').screenshot({ path: path.join(SCREENSHOTS, 'devhost-instances.png') });
+      await page.locator('button[data-op="purge"]').click();
+      await page.locator('#result', { hasText: 'purge: HTTP 200' }).waitFor();
+      const gone = await fetch(`${host.origin}/runtime/webhooks/durabletask/instances/pricing-incremental`);
+      assert.equal(gone.status, 404);
     });
   },
 );
