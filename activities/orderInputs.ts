@@ -31,6 +31,7 @@ const writeReceipt = inputSchema<WriteReceiptInput>()(
       hubVersion: z.number().int().nullable(),
       sagaId: name,
       at: z.iso.datetime({ offset: true }),
+      enqueuedAt: z.iso.datetime({ offset: true }).nullable().optional(),
     }),
     enqueuedTimeUtc: z.string().optional(),
   }),
