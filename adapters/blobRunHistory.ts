@@ -75,14 +75,27 @@ export class BlobRunHistory implements RunHistory {
     }
   }
 
+  /**
+   * A record is rewritten when its run ends; Azurite can serve a read that overlaps that upload
+   * cut short, so a body that is not JSON yet is read again a few times before it counts as broken.
+   */
   private async read(name: string): Promise<RunRecord | null> {
-    try {
-      const raw = await this.container.getBlockBlobClient(name).downloadToBuffer();
-      return JSON.parse(raw.toString('utf8')) as RunRecord;
-    } catch (e) {
-      const err = translateBlobError(e, `read run record ${name}`);
-      if (err.code === 'not-found') return null;
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      let text: string;
+      try {
+        text = (await this.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
+      } catch (e) {
+        const err = translateBlobError(e, `read run record ${name}`);
+        if (err.code === 'not-found') return null;
+        throw err;
+      }
+      try {
+        return JSON.parse(text) as RunRecord;
+      } catch (e) {
+        if (attempt >= 5)
+          throw new SyncError('schema', `run record ${name} is not JSON: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
     }
   }
 
