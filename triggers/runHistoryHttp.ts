@@ -3,6 +3,7 @@ import type { DurableClient } from 'durable-functions';
 import type { SyncRuntime } from '../activities/runtime.js';
 import type { InstanceSnapshot, RunRecord, RunView } from '../sync/runHistory.js';
 import { runView } from '../sync/runHistory.js';
+import { unknownFlow } from './syncHttp.js';
 
 type Deps = Pick<SyncRuntime, 'topology' | 'runs' | 'blobs'>;
 
@@ -22,15 +23,6 @@ export async function viewsOf(client: DurableClient, records: readonly RunRecord
     await Promise.all(running.map(async (id) => [id, await snapshot(client, id)] as const)),
   );
   return records.map((r) => runView(r, live.get(r.instanceId) ?? null));
-}
-
-function unknownFlow(deps: Deps, flow: string): HttpResponseInit | null {
-  return deps.topology.flows.some((f) => f.name === flow)
-    ? null
-    : {
-        status: 404,
-        jsonBody: { error: `unknown flow '${flow}'`, flows: deps.topology.flows.map((f) => f.name) },
-      };
 }
 
 /** GET /api/sync/{flow}/runs?max=20&continuation=...: the flow's run history, newest first. */

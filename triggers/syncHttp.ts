@@ -14,6 +14,16 @@ function triggerOf(request: HttpRequest): string {
   return NAMED_TRIGGERS.has(named) ? named : 'http';
 }
 
+/** 404 naming the flows there are, or null when `flow` is one of them. */
+export function unknownFlow(runtime: Pick<SyncRuntime, 'topology'>, flow: string): HttpResponseInit | null {
+  return runtime.topology.flows.some((f) => f.name === flow)
+    ? null
+    : {
+        status: 404,
+        jsonBody: { error: `unknown flow '${flow}'`, flows: runtime.topology.flows.map((f) => f.name) },
+      };
+}
+
 /** POST /api/sync/{flow}: validates, starts (or finds) the run, answers 202 with the status URLs. */
 export function createStartSync(
   runtime: Pick<SyncRuntime, 'topology'>,
@@ -25,12 +35,8 @@ export function createStartSync(
     context: InvocationContext,
   ): Promise<HttpResponseInit> {
     const flow = request.params.flow ?? '';
-    if (!runtime.topology.flows.some((f) => f.name === flow)) {
-      return {
-        status: 404,
-        jsonBody: { error: `unknown flow '${flow}'`, flows: runtime.topology.flows.map((f) => f.name) },
-      };
-    }
+    const missing = unknownFlow(runtime, flow);
+    if (missing !== null) return missing;
     let body: unknown;
     const text = await request.text();
     try {

@@ -55,14 +55,7 @@ export interface StorageExtensionOptions {
 }
 
 /** What devhost did about development storage. */
-export interface AzuriteStatus {
-  mode: EmulatorMode;
-  blobEndpoint: string;
-  queueEndpoint: string;
-  tableEndpoint: string;
-  connectionString: string;
-  /** Data directory, 'memory', or 'external'. */
-  location: string;
+export interface AzuriteStatus extends Omit<DevelopmentStorage, 'stop'> {
   /** Settings that were `UseDevelopmentStorage=true` and now hold `connectionString`. */
   settings: string[];
 }
@@ -282,15 +275,8 @@ export class StorageExtension implements HostExtension {
       checks.push({
         name: 'storage emulator',
         ok: problems.length === 0,
-        data: {
-          mode: development.mode,
-          blobEndpoint: development.blobEndpoint,
-          queueEndpoint: development.queueEndpoint,
-          tableEndpoint: development.tableEndpoint,
-          connectionString: development.connectionString,
-          location: development.location,
-          settings: this.azurite?.settings ?? [],
-        },
+        // prepare() sets both together
+        data: { ...this.azurite },
         detail:
           problems.length === 0
             ? `${what} answers at ${development.blobEndpoint}`
