@@ -41,18 +41,25 @@ function query() {
   return q;
 }
 
+// Listings overlap (first load, auto-refresh, a filter submitted meanwhile): only the newest
+// request may draw, or a slow earlier answer would overwrite the filtered one.
+let listing = 0;
 async function list() {
+  const mine = ++listing;
+  const q = query();
   const headers = pages[pageIndex] ? { 'x-ms-continuation-token': pages[pageIndex] } : {};
-  const res = await fetch(API + '/instances?' + query(), { headers });
+  const res = await fetch(API + '/instances?' + q, { headers });
+  const body = await res.text();
+  if (mine !== listing) return;
   if (!res.ok) {
-    $('problem').textContent = 'HTTP ' + res.status + ': ' + (await res.text());
+    $('problem').textContent = 'HTTP ' + res.status + ': ' + body;
     return;
   }
   $('problem').textContent = '';
   const next = res.headers.get('x-ms-continuation-token');
   pages[pageIndex + 1] = next;
   const name = $('name').value.trim().toLowerCase();
-  const rows = (await res.json()).filter((i) => !name || String(i.name).toLowerCase().includes(name));
+  const rows = JSON.parse(body).filter((i) => !name || String(i.name).toLowerCase().includes(name));
   $('rows').replaceChildren(
     ...rows.map((i) =>
       h('tr', { class: i.instanceId === selected ? 'sel' : '', 'data-id': i.instanceId, onclick: () => show(i.instanceId) },
@@ -61,6 +68,7 @@ async function list() {
   );
   if (rows.length === 0) $('rows').append(h('tr', {}, h('td', { colspan: 5 }, 'no instances')));
   $('page').textContent = 'page ' + (pageIndex + 1);
+  $('rows').dataset.query = q.toString();
   $('prev').disabled = pageIndex === 0;
   $('next').disabled = !next;
 }

@@ -265,6 +265,8 @@ describe('operations dashboard in headless Chromium', { skip: browserSkipReason(
     await page.locator('#prefix').fill('pricing-');
     await page.locator('#top').fill('1');
     await page.locator('#filters button[type="submit"]').click();
+    // The unfiltered first listing may already show the instance: wait for the filtered one.
+    await page.locator('#rows[data-query*="instanceIdPrefix=pricing-"][data-query*="top=1"]').waitFor();
     const row = page.locator('#rows tr[data-id="pricing-incremental"]');
     await row.waitFor();
     assert.equal(await page.locator('#rows tr').count(), 1);
