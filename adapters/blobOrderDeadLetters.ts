@@ -8,6 +8,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { SyncError } from '../sync/errors.js';
 import type { DeadLetteredOrderEvent, OrderDeadLetters } from '../sync/orderEvent.js';
+import { downloadWhole } from './blobDownload.js';
 import { translateBlobError } from './blobStaging.js';
 
 const ID = /^[A-Za-z0-9._-]{1,200}$/;
@@ -67,7 +68,7 @@ export class BlobOrderDeadLetters implements OrderDeadLetters {
   async get(id: string): Promise<DeadLetteredOrderEvent | null> {
     await this.init();
     try {
-      const raw = await this.blob(id).downloadToBuffer();
+      const raw = await downloadWhole(this.blob(id));
       return JSON.parse(raw.toString('utf8')) as DeadLetteredOrderEvent;
     } catch (e) {
       const err = translateBlobError(e, `read dead letter ${id}`);

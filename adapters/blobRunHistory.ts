@@ -13,6 +13,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { SyncError } from '../sync/errors.js';
 import type { RunHistory, RunPage, RunRecord } from '../sync/runHistory.js';
 import { runIdStart } from '../sync/runHistory.js';
+import { downloadWhole } from './blobDownload.js';
 import { translateBlobError } from './blobStaging.js';
 
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}$/;
@@ -83,7 +84,7 @@ export class BlobRunHistory implements RunHistory {
     for (let attempt = 1; ; attempt++) {
       let text: string;
       try {
-        text = (await this.container.getBlockBlobClient(name).downloadToBuffer()).toString('utf8');
+        text = (await downloadWhole(this.container.getBlockBlobClient(name))).toString('utf8');
       } catch (e) {
         const err = translateBlobError(e, `read run record ${name}`);
         if (err.code === 'not-found') return null;

@@ -12,6 +12,7 @@ import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
+import { downloadWhole } from './blobDownload.js';
 import { SyncError } from '../sync/errors.js';
 import type { SqlValue, SyncRow } from '../sync/model.js';
 import type { BlobStaging, PageRef, StagedPage } from '../sync/ports.js';
@@ -286,7 +287,7 @@ export class AzureBlobStaging implements BlobStaging {
   async readJson(name: string): Promise<unknown> {
     await this.init();
     try {
-      const raw = await this.container.getBlockBlobClient(name).downloadToBuffer();
+      const raw = await downloadWhole(this.container.getBlockBlobClient(name));
       return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (e) {
       throw translateBlobError(e, `read ${name}`);
@@ -312,7 +313,7 @@ export class AzureBlobStaging implements BlobStaging {
     await this.init();
     let compressed: Buffer;
     try {
-      compressed = await this.container.getBlockBlobClient(blob).downloadToBuffer();
+      compressed = await downloadWhole(this.container.getBlockBlobClient(blob));
     } catch (e) {
       throw translateBlobError(e, `read ${blob}`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobServiceClient, StorageSharedKeyCredential, newPipeline } from '@azure/storage-blob';
 import { AzureBlobStaging } from '../../adapters/blobStaging.js';
 import { SyncError } from '../../sync/errors.js';
 import type { SyncRow } from '../../sync/model.js';
@@ -48,6 +48,27 @@ describe('BlobStaging conformance: Azurite (in-process, in-memory, free loopback
       .getBlockBlobClient(staged.blob)
       .downloadToBuffer();
     assert.deepEqual([...raw.subarray(0, 2)], [0x1f, 0x8b]);
+  });
+
+  it('reads a staged page in one request (no properties round trip before the body)', async () => {
+    const requests: string[] = [];
+    const part = (key: string) => new RegExp(`${key}=([^;]+)`).exec(azurite.connectionString)?.[1] ?? '';
+    const pipeline = newPipeline(new StorageSharedKeyCredential(part('AccountName'), part('AccountKey')));
+    pipeline.factories.unshift({
+      create: (next) => ({
+        sendRequest: (request) => {
+          requests.push(request.method);
+          return next.sendRequest(request);
+        },
+      }),
+    });
+    const counted = new BlobServiceClient(part('BlobEndpoint'), pipeline);
+    const reader = new AzureBlobStaging({ serviceClient: counted, container: 'sync-staging' });
+    await reader.init();
+    const staged = await staging.writePage(ref(7), [priceRow(1), priceRow(2)]);
+    requests.length = 0;
+    assert.deepEqual(await reader.readPage(staged.blob), [priceRow(1), priceRow(2)]);
+    assert.deepEqual(requests, ['GET']);
   });
 
   it('rewriting a page replaces it (retried extract), and empty pages round-trip', async () => {
