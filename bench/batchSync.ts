@@ -128,6 +128,20 @@ function rssMb(pid: number): { now: number; peak: number } | null {
   }
 }
 
+/** CPU seconds a process has used so far, all threads (utime + stime of /proc/<pid>/stat). */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: Linux reports process times in these ticks (100 on every mainstream build). */
+const CLOCK_TICKS = 100;
+
 /** Per-function invocation time from devhost's `Executed 'Functions.x' (..., Duration=Nms)` lines. */
 function invocationTimes(output: string): Map<string, { count: number; ms: number }> {
   const out = new Map<string, { count: number; ms: number }>();
@@ -156,6 +170,9 @@ interface SizeResult {
   readonly appStatus: Latencies;
   readonly durableStatus: Latencies;
   readonly peakRssMb: number | null;
+  /** CPU seconds devhost used during the run (all its threads), and the plain loop's. */
+  readonly pipelineCpu: number | null;
+  readonly plainCpu: number;
   readonly loadBefore: string;
   readonly loadAfter: string;
 }
@@ -203,10 +220,12 @@ async function runSize(
   const durableStatus = new Latencies();
   let peakRssMb: number | null = null;
   let pipelineSeconds: number;
+  let pipelineCpu: number | null = null;
   let report: { totals: { rowsWritten: number; pages: number } };
   const loadBefore = load();
   let output = '';
   try {
+    const cpuBefore = cpuSeconds(host.pid);
     t = performance.now();
     const res = await fetch(`${host.origin}/api/sync/pricing`, {
       method: 'POST',
@@ -239,6 +258,8 @@ async function runSize(
       await new Promise((r) => setTimeout(r, Math.max(0, pollMs - (performance.now() - tick))));
     }
     pipelineSeconds = (performance.now() - t) / 1000;
+    const cpuAfter = cpuSeconds(host.pid);
+    if (cpuBefore !== null && cpuAfter !== null) pipelineCpu = cpuAfter - cpuBefore;
   } finally {
     output = host.output();
     await host.stop();
@@ -256,9 +277,12 @@ async function runSize(
     );
 
   t = performance.now();
+  const plainCpuBefore = process.cpuUsage();
   let copied = 0;
   for (const s of SPOKES) copied += plainCopy(file('cn'), file(s), pageSize);
   const plainSeconds = (performance.now() - t) / 1000;
+  const plainUsage = process.cpuUsage(plainCpuBefore);
+  const plainCpu = (plainUsage.user + plainUsage.system) / 1e6;
   if (copied !== 3 * n) throw new Error(`plain loop copied ${copied}, expected ${3 * n}`);
 
   const pipelineRate = (3 * n) / pipelineSeconds;
@@ -275,6 +299,9 @@ async function runSize(
   console.log(`status during the run, ${pollMs} ms apart (goal p99 <= ${GOAL.statusP99Ms} ms):`);
   console.log(`  GET /api/sync/pricing/status  ${appStatus.text()}`);
   console.log(`  GET Durable status URL        ${durableStatus.text()}`);
+  console.log(
+    `CPU: pipeline ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, plain loop ${plainCpu.toFixed(1)} s (${((plainCpu * 1e6) / (3 * n)).toFixed(1)} us/row) on ${os.availableParallelism()} cores`,
+  );
   console.log(`devhost peak RSS: ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`);
   // Where the time goes: the links run side by side, so per link = sum over links / links.
   const times = invocationTimes(output);
@@ -303,6 +330,8 @@ async function runSize(
     appStatus,
     durableStatus,
     peakRssMb,
+    pipelineCpu,
+    plainCpu,
     loadBefore,
     loadAfter,
   };
