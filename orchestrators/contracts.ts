@@ -3,7 +3,14 @@
  * Pure data and a typed helper over callSubOrchestrator, like activities/contracts.ts.
  */
 import type { OrchestrationContext, Task } from 'durable-functions';
-import type { LinkResult, RepairCounts, SyncMode, SyncReport, TimeWindow } from '../activities/contracts';
+import type {
+  ExtractPageOutput,
+  LinkResult,
+  RepairCounts,
+  SyncMode,
+  SyncReport,
+  TimeWindow,
+} from '../activities/contracts';
 import type { ChangeCursor, LinkId } from '../sync/model.js';
 import type { FlowSyncInput } from './flowSync.js';
 
@@ -18,6 +25,11 @@ export interface TablePosition {
   readonly after: ChangeCursor | null;
   readonly upTo: string;
   readonly checkpointTable: string;
+  /**
+   * The page after `after`, already extracted and staged while the previous page was applied
+   * (pairSync overlaps the two); the next call applies it instead of extracting it again.
+   */
+  readonly prefetched?: ExtractPageOutput;
 }
 
 /** A link's progress in one run; pairSync returns it updated, flowSync keeps it. */

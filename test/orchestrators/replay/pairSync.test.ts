@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ExtractPageOutput } from '../../../activities/contracts';
 import { activities } from '../../../activities/contracts';
-import type { PairSyncInput } from '../../../orchestrators/contracts';
+import type { LinkProgress, PairSyncInput } from '../../../orchestrators/contracts';
 import { emptyProgress, orchestrators } from '../../../orchestrators/contracts';
 import { pairSync } from '../../../orchestrators/pairSync';
 import { TELEMETRY_EVENT } from '../../../sync/telemetry';
@@ -32,7 +32,10 @@ function input(over: Partial<PairSyncInput> = {}): PairSyncInput {
 const start = (over: Partial<PairSyncInput> = {}) =>
   OrchestrationReplay.start(orchestrators.pairSync, pairSync, input(over), { instanceId: 'run~cn>sea~w1' });
 
-/** Answers beginLink (when asked) and one extract + apply. */
+/**
+ * Answers beginLink (when asked), the pending extract and then the pending apply. Pages overlap:
+ * the extract answered is the page after the one whose apply is answered (except the first).
+ */
 async function walkPage(h: OrchestrationReplay, extracted: ExtractPageOutput): Promise<void> {
   if (h.pendingOf(activities.beginLink).length > 0) await h.complete(h.only(activities.beginLink), begun());
   await h.complete(h.only(activities.extractPage), extracted);
@@ -102,24 +105,56 @@ describe('pairSync (replayed)', () => {
     });
   });
 
-  it('continues as new after pagesPerGeneration pages and hands progress back after maxPages', async () => {
+  it('extracts the next page while applying one, and applies in order', async () => {
+    const h = await start({ tables: ['price_list'] });
+    await h.complete(h.only(activities.beginLink), begun());
+    await h.complete(h.only(activities.extractPage), page(1));
+    // Page 0 is applied while page 1 is extracted from page 0's cursor.
+    const apply0 = h.only(activities.applyPage);
+    const extract1 = h.only(activities.extractPage);
+    assert.equal(apply0.input.page, 0);
+    assert.deepEqual([extract1.input.page, extract1.input.after], [1, { change: '1', key: ['SKU-1'] }]);
+    // The extract finishing first starts nothing: page 1 waits for page 0's apply.
+    await h.complete(extract1, page(2, { hasMore: false }));
+    assert.deepEqual(
+      h.pending.map((t) => t.name),
+      ['applyPage'],
+    );
+    await h.complete(apply0, applied(2));
+    const apply1 = h.only(activities.applyPage);
+    assert.deepEqual([apply1.input.page, apply1.input.blob], [1, 'staged/price_list/1']);
+    assert.equal(h.pendingOf(activities.extractPage).length, 0, 'the last page prefetches nothing');
+    await h.complete(apply1, applied(2));
+    const out = (h.status as { output: { pages: number; inserted: number; done: boolean } }).output;
+    assert.deepEqual([out.pages, out.inserted, out.done], [2, 4, true]);
+  });
+
+  it('continues as new after pagesPerGeneration pages and hands progress back after maxPages, carrying the page extracted ahead', async () => {
     const h = await start();
     for (let i = 1; i <= 4; i++) await walkPage(h, page(i, { hasMore: true }));
+    // Page 4 is being extracted ahead; when it is staged the generation ends.
+    await h.complete(h.only(activities.extractPage), page(5, { hasMore: true }));
     assert.equal(h.status.kind, 'continuedAsNew');
     const next = (h.status as { input: PairSyncInput }).input;
     assert.equal(next.pagesThisCall, 4);
     assert.equal(next.progress.pages, 4);
     assert.deepEqual(next.progress.position?.after, { change: '4', key: ['SKU-4'] });
+    assert.deepEqual(next.progress.position?.prefetched, page(5, { hasMore: true }));
 
-    // The next generation resumes from the carried cursor: no beginLink, page 4 next.
+    // The next generation applies the carried page at once (no beginLink, no second extract of
+    // page 4) while it extracts page 5.
     await h.continueAsNew();
     assert.equal(h.pendingOf(activities.beginLink).length, 0);
-    assert.equal(h.only(activities.extractPage).input.page, 4);
-    for (let i = 5; i <= 8; i++) await walkPage(h, page(i, { hasMore: true }));
+    assert.deepEqual(h.only(activities.applyPage).input.blob, 'staged/price_list/4');
+    assert.equal(h.only(activities.extractPage).input.page, 5);
+    await h.complete(h.only(activities.applyPage), applied(2));
+    for (let i = 6; i <= 8; i++) await walkPage(h, page(i, { hasMore: true }));
+    await h.complete(h.only(activities.extractPage), page(9, { hasMore: true }));
     assert.equal(h.status.kind, 'completed', 'maxPages reached: the call hands back');
-    const out = (h.status as { output: { pages: number; done: boolean } }).output;
+    const out = (h.status as { output: LinkProgress }).output;
     assert.equal(out.pages, 8);
     assert.equal(out.done, false);
+    assert.equal(out.position?.prefetched?.blob, 'staged/price_list/8', 'the next call applies it');
   });
 
   it('a dry run extracts and counts but never applies', async () => {
@@ -131,6 +166,20 @@ describe('pairSync (replayed)', () => {
     const out = (h.status as { output: { pages: number; rowsRead: number; inserted: number; done: boolean } })
       .output;
     assert.deepEqual([out.pages, out.rowsRead, out.inserted, out.done], [2, 4, 0, true]);
+  });
+
+  it('drops the page extracted ahead when the page before it must be extracted again', async () => {
+    const h = await start({ tables: ['price_list'] });
+    await h.complete(h.only(activities.beginLink), begun());
+    await h.complete(h.only(activities.extractPage), page(1));
+    await h.complete(h.only(activities.extractPage), page(2, { hasMore: false }));
+    await h.complete(h.only(activities.applyPage), {
+      kind: 'staged-page-missing',
+      blob: 'staged/price_list/0',
+    });
+    const again = h.only(activities.extractPage);
+    assert.deepEqual([again.input.page, again.input.after], [0, null]);
+    assert.equal(h.pendingOf(activities.applyPage).length, 0);
   });
 
   it('extracts a page again when its staged blob is gone, from the same cursor', async () => {
@@ -159,8 +208,11 @@ describe('pairSync (replayed)', () => {
       reason: 'residency',
       detail: 'column email may not leave eu',
     });
+    // The page extracted ahead is staged, then dropped: nothing after a refused page is applied.
+    await h.complete(h.only(activities.extractPage), page(2, { hasMore: true }));
     assert.equal(h.status.kind, 'completed');
-    const out = (h.status as { output: { lastError: string; rejectedPages: number; done: boolean } }).output;
+    const out = (h.status as { output: LinkProgress }).output;
+    assert.equal(out.position?.prefetched, undefined);
     assert.equal(out.lastError, 'page 0 of price_list refused (residency): column email may not leave eu');
     assert.equal(out.rejectedPages, 1);
     assert.equal(out.done, false);
