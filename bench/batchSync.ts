@@ -5,8 +5,9 @@
  * hub), beside a plain keyset copy loop between the same SQLite files in the same run (read a page
  * after the cursor, insert it in one transaction). For every size it prints:
  * - rows/s of the pipeline and of the plain loop, and their ratio (goal: pipeline >= 60%);
- * - where the pipeline's time goes: per-activity time from devhost's `Executed` lines, and the
- *   time between activities (durable dispatch, history, replay);
+ * - where the pipeline's time goes: per-activity time from devhost's `Executed` lines (a link
+ *   extracts its next page while it applies one, so the two overlap), the CPU seconds of devhost
+ *   per thread (main, page workers, V8 and libuv helpers) against the plain loop's;
  * - status latency while the run goes: `/api/sync/pricing/status` and the Durable status URL are
  *   each polled every --poll-ms (default 100 ms); p50/p99/max (goal: p99 <= 200 ms);
  * - the devhost process's peak RSS (Linux /proc VmHWM; goal: <= 600 MB at 3M rows).
@@ -19,7 +20,7 @@
  * A quick run: `npm run bench -- batchSync --rows 200000`. The default full scaling run takes
  * several minutes (most of it seeding and the plain loops).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -139,6 +140,28 @@ function cpuSeconds(pid: number): number | null {
     return null;
   }
 }
+/**
+ * CPU seconds per thread kind of a process (Linux /proc/<pid>/task/<tid>): the main thread, the
+ * page workers, libuv's pool (async zlib) and V8's helpers (GC), grouped by thread name.
+ */
+function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Worker threads keep the process's name: told apart by thread id.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      out.set(name, (out.get(name) ?? 0) + seconds);
+    }
+  } catch {
+    // the process or a thread ended meanwhile: what was read so far
+  }
+  return out;
+}
+
 /** USER_HZ: Linux reports process times in these ticks (100 on every mainstream build). */
 const CLOCK_TICKS = 100;
 
@@ -221,11 +244,13 @@ async function runSize(
   let peakRssMb: number | null = null;
   let pipelineSeconds: number;
   let pipelineCpu: number | null = null;
+  const threadCpu = new Map<string, number>();
   let report: { totals: { rowsWritten: number; pages: number } };
   const loadBefore = load();
   let output = '';
   try {
     const cpuBefore = cpuSeconds(host.pid);
+    const threadsBefore = cpuByThread(host.pid);
     t = performance.now();
     const res = await fetch(`${host.origin}/api/sync/pricing`, {
       method: 'POST',
@@ -260,6 +285,10 @@ async function runSize(
     pipelineSeconds = (performance.now() - t) / 1000;
     const cpuAfter = cpuSeconds(host.pid);
     if (cpuBefore !== null && cpuAfter !== null) pipelineCpu = cpuAfter - cpuBefore;
+    for (const [name, seconds] of cpuByThread(host.pid)) {
+      const before = threadsBefore.get(name) ?? 0;
+      if (seconds - before >= 0.05) threadCpu.set(name, seconds - before);
+    }
   } finally {
     output = host.output();
     await host.stop();
@@ -302,6 +331,13 @@ async function runSize(
   console.log(
     `CPU: pipeline ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, plain loop ${plainCpu.toFixed(1)} s (${((plainCpu * 1e6) / (3 * n)).toFixed(1)} us/row) on ${os.availableParallelism()} cores`,
   );
+  if (threadCpu.size > 0)
+    console.log(
+      `  by thread: ${[...threadCpu]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
+        .join(', ')}`,
+    );
   console.log(`devhost peak RSS: ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`);
   // Where the time goes: the links run side by side, so per link = sum over links / links.
   const times = invocationTimes(output);
@@ -318,7 +354,7 @@ async function runSize(
     );
   }
   console.log(
-    `  between activities (durable dispatch, history, replay, start/finish): ${Math.max(0, pipelineSeconds - busy).toFixed(1)} s`,
+    `  activities overlap (extract of the next page while applying): ${busy.toFixed(1)} s of activity time in ${pipelineSeconds.toFixed(1)} s per link`,
   );
   console.log(`load average ${loadBefore} before the run, ${loadAfter} after`);
   if (!keep) rmSync(root, { recursive: true, force: true });
