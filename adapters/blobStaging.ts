@@ -10,7 +10,13 @@ import { STATUS_CODES } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { DefaultAzureCredential } from '@azure/identity';
-import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
+import type {
+  BatchSubResponse,
+  BlobBatchClient,
+  BlobItem,
+  ContainerClient,
+  StoragePipelineOptions,
+} from '@azure/storage-blob';
 import { BlobServiceClient, RestError } from '@azure/storage-blob';
 import { downloadWhole } from './blobDownload.js';
 import { SyncError } from '../sync/errors.js';
@@ -209,14 +215,25 @@ export interface BlobStagingOptions {
   /** A ready service client (tests, custom pipelines); wins over the two above. */
   readonly serviceClient?: BlobServiceClient;
   readonly container: string;
+  /** Names per listing request (retention lists the whole container); default 5000, the service's maximum. */
+  readonly listPageSize?: number;
 }
 
 const PAGE_SUFFIX = '.jsonl.gz';
+/** Sub-requests of one Blob Batch request: the service's maximum. */
+const BATCH_DELETES = 256;
+
+interface ListedPage {
+  readonly name: string;
+  readonly lastModified: Date;
+}
 
 export class AzureBlobStaging implements BlobStaging {
   private readonly container: ContainerClient;
   /** The same container through a client that does not retry: health probes answer at once. */
   private readonly probeContainer: ContainerClient;
+  private readonly batch: BlobBatchClient;
+  private readonly listPageSize: number;
   private initialised: Promise<void> | null = null;
 
   constructor(options: BlobStagingOptions) {
@@ -230,6 +247,8 @@ export class AzureBlobStaging implements BlobStaging {
           ));
     this.container = client({}).getContainerClient(options.container);
     this.probeContainer = client({ retryOptions: { maxTries: 1 } }).getContainerClient(options.container);
+    this.batch = this.container.getBlobBatchClient();
+    this.listPageSize = options.listPageSize ?? 5000;
   }
 
   /** Deterministic blob name of a page; every segment is checked (no `/`, no `..`). */
@@ -320,31 +339,61 @@ export class AzureBlobStaging implements BlobStaging {
     return parsePage((await gunzipAsync(compressed)).toString('utf8'), blob);
   }
 
-  private async list(prefix: string | undefined): Promise<{ name: string; lastModified: Date }[]> {
+  /**
+   * The page blobs under `prefix`, one listing page at a time (at most `listPageSize` names), so
+   * that a caller can act on each page before the next is fetched.
+   */
+  private async *pageListings(prefix: string | undefined): AsyncGenerator<ListedPage[]> {
     await this.init();
-    const out: { name: string; lastModified: Date }[] = [];
-    try {
-      for await (const b of this.container.listBlobsFlat(prefix === undefined ? {} : { prefix })) {
-        if (b.name.endsWith(PAGE_SUFFIX)) out.push({ name: b.name, lastModified: b.properties.lastModified });
+    const pages = this.container
+      .listBlobsFlat(prefix === undefined ? {} : { prefix })
+      .byPage({ maxPageSize: this.listPageSize });
+    for (;;) {
+      let next: IteratorResult<{ segment: { blobItems: BlobItem[] } }>;
+      try {
+        next = await pages.next();
+      } catch (e) {
+        throw translateBlobError(e, `list ${prefix ?? '(all)'}`);
       }
-    } catch (e) {
-      throw translateBlobError(e, `list ${prefix ?? '(all)'}`);
+      if (next.done === true) return;
+      yield next.value.segment.blobItems
+        .filter((b) => b.name.endsWith(PAGE_SUFFIX))
+        .map((b) => ({ name: b.name, lastModified: b.properties.lastModified }));
     }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async listRunPages(flow: string, runId: string): Promise<string[]> {
-    return (await this.list(`${segment('flow', flow)}/${segment('run id', runId)}/`)).map((b) => b.name);
+    const names: string[] = [];
+    for await (const listed of this.pageListings(`${segment('flow', flow)}/${segment('run id', runId)}/`))
+      for (const b of listed) names.push(b.name);
+    return names.sort();
   }
 
-  private async deleteAll(names: readonly string[]): Promise<number> {
+  /**
+   * Deletes blobs with the Blob Batch API, {@link BATCH_DELETES} per request; returns how many it
+   * deleted. One already gone (404) is not counted; with `unmodifiedSince`, neither is one
+   * rewritten since then (412: a retried extract made it new again).
+   */
+  private async deleteAll(names: readonly string[], unmodifiedSince?: Date): Promise<number> {
     let n = 0;
-    for (const name of names) {
+    for (let i = 0; i < names.length; i += BATCH_DELETES) {
+      const chunk = names.slice(i, i + BATCH_DELETES);
+      let subResponses: BatchSubResponse[];
       try {
-        const res = await this.container.getBlockBlobClient(name).deleteIfExists();
-        if (res.succeeded) n++;
+        ({ subResponses } = await this.batch.deleteBlobs(
+          chunk.map((name) => this.container.getBlobClient(name)),
+          unmodifiedSince === undefined ? {} : { conditions: { ifUnmodifiedSince: unmodifiedSince } },
+        ));
       } catch (e) {
-        throw translateBlobError(e, `delete ${name}`);
+        throw translateBlobError(e, `delete ${chunk.length} blobs from ${chunk[0] ?? ''}`);
+      }
+      for (const sub of subResponses) {
+        if (sub.status === 202) n++;
+        else if (sub.status !== 404 && sub.status !== 412)
+          throw translateBlobError(
+            new RestError(sub.statusMessage, { statusCode: sub.status, code: sub.errorCode }),
+            `delete ${sub._request.url}`,
+          );
       }
     }
     return n;
@@ -354,13 +403,22 @@ export class AzureBlobStaging implements BlobStaging {
     return this.deleteAll(await this.listRunPages(flow, runId));
   }
 
+  /**
+   * Deletes as it lists, one listing page at a time (memory stays bounded by the page size
+   * however large the container). Each delete is conditional on the blob not having changed
+   * since the cutoff, so a page rewritten after it was listed stays.
+   */
   async purgeOlderThan(cutoff: string): Promise<number> {
     const limit = Date.parse(cutoff);
     if (Number.isNaN(limit))
       throw new SyncError('invalid-config', `invalid cutoff ${JSON.stringify(cutoff)}`);
-    const old = (await this.list(undefined))
-      .filter((b) => b.lastModified.getTime() < limit)
-      .map((b) => b.name);
-    return this.deleteAll(old);
+    // Whole seconds: the condition travels as an HTTP date, which has none smaller.
+    const before = new Date(Math.floor(limit / 1000) * 1000);
+    let n = 0;
+    for await (const listed of this.pageListings(undefined)) {
+      const old = listed.filter((b) => b.lastModified < before).map((b) => b.name);
+      n += await this.deleteAll(old, before);
+    }
+    return n;
   }
 }

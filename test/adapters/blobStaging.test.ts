@@ -105,6 +105,64 @@ describe('BlobStaging conformance: Azurite (in-process, in-memory, free loopback
     assert.deepEqual(await staging.listRunPages('pricing', 'retention-run'), []);
   });
 
+  it('purges older pages in batches as it lists, page by page, never reports nor a page rewritten since', async () => {
+    // Requests through a second client of the same container: listing pages of 100 names.
+    const requests: string[] = [];
+    let beforeFirstDelete: (() => Promise<void>) | null = null;
+    const part = (key: string) => new RegExp(`${key}=([^;]+)`).exec(azurite.connectionString)?.[1] ?? '';
+    const pipeline = newPipeline(new StorageSharedKeyCredential(part('AccountName'), part('AccountKey')));
+    pipeline.factories.unshift({
+      create: (next) => ({
+        sendRequest: async (request) => {
+          const url = new URL(request.url);
+          requests.push(`${request.method} ${url.searchParams.get('comp') ?? url.pathname}`);
+          if (request.method === 'POST' && beforeFirstDelete !== null) {
+            const hook = beforeFirstDelete;
+            beforeFirstDelete = null;
+            await hook();
+          }
+          return next.sendRequest(request);
+        },
+      }),
+    });
+    const purger = new AzureBlobStaging({
+      serviceClient: new BlobServiceClient(part('BlobEndpoint'), pipeline),
+      container: 'sync-staging',
+      listPageSize: 100,
+    });
+    await purger.init();
+    await purger.purgeOlderThan(new Date(Date.now() + 2000).toISOString()); // earlier tests' pages
+
+    const old = Array.from({ length: 300 }, (_, i) => ref(i, 'purge-old'));
+    for (const r of old) await staging.writePage(r, [priceRow(r.page)]);
+    await staging.writeJson('pricing/purge-old/report.json', { matched: 300 });
+    // The cutoff: a whole second after the old pages (listing times have whole seconds).
+    const cutoff = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000);
+    await new Promise((r) => setTimeout(r, cutoff.getTime() + 50 - Date.now()));
+    for (const p of [0, 1]) await staging.writePage(ref(p, 'purge-new'), [priceRow(p)]);
+
+    // A retried extract rewrites an old page after the purge listed it: it is new again and stays
+    // (a second after the cutoff: conditions compare whole seconds).
+    beforeFirstDelete = async () => {
+      await new Promise((r) => setTimeout(r, cutoff.getTime() + 1050 - Date.now()));
+      await staging.writePage(ref(5, 'purge-old'), [priceRow(5)]);
+    };
+    requests.length = 0;
+    assert.equal(await purger.purgeOlderThan(cutoff.toISOString()), 299);
+    assert.deepEqual(await staging.listRunPages('pricing', 'purge-old'), [
+      AzureBlobStaging.pageName(ref(5, 'purge-old')),
+    ]);
+    assert.equal((await staging.listRunPages('pricing', 'purge-new')).length, 2);
+    assert.deepEqual(await staging.readJson('pricing/purge-old/report.json'), { matched: 300 });
+    // Four listing requests (303 names, 100 a page), each followed by one batch of its old pages.
+    assert.deepEqual(
+      requests,
+      ['list', 'batch', 'list', 'batch', 'list', 'batch', 'list', 'batch'].map((c) =>
+        c === 'list' ? 'GET list' : 'POST batch',
+      ),
+    );
+  });
+
   it('reports a missing page as a non-retryable not-found, and refuses path tricks in names', async () => {
     await assert.rejects(
       staging.readPage('pricing/none/price_list/cn-sea/00000000.jsonl.gz'),
