@@ -47,7 +47,8 @@ const linkFields = (link: LinkId, runId?: string): Correlation => ({
   link: linkLabel(link),
 });
 
-const firstLine = (e: unknown): string => {
+/** The first line of a fault's message (at most 500 characters): what a log line says went wrong. */
+export const firstLine = (e: unknown): string => {
   const text = e instanceof Error ? e.message : String(e);
   return (text.split('\n', 1)[0] ?? text).slice(0, 500);
 };

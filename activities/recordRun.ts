@@ -1,7 +1,6 @@
 import type { RecordRunInput, RecordRunOutput } from './contracts.js';
 import type { SyncRuntime } from './runtime.js';
-
-const DAY_MS = 86_400_000;
+import { retentionCutoff } from './runtime.js';
 
 /**
  * Writes a run's record. At a run's start it also applies the retention (records of runs started
@@ -11,7 +10,8 @@ export function createRecordRun(deps: Pick<SyncRuntime, 'runs' | 'runRetentionDa
   return async function recordRun(input: RecordRunInput): Promise<RecordRunOutput> {
     await deps.runs.put(input.record);
     if (input.record.status !== 'running') return { pruned: 0 };
-    const cutoff = new Date(deps.now().getTime() - deps.runRetentionDays * DAY_MS).toISOString();
-    return { pruned: await deps.runs.pruneStartedBefore(cutoff) };
+    return {
+      pruned: await deps.runs.pruneStartedBefore(retentionCutoff(deps.now(), deps.runRetentionDays)),
+    };
   };
 }

@@ -35,6 +35,9 @@ export interface SyncRuntime {
   /** The store of a region, opened and migrated on first use. */
   store(region: RegionId): Promise<RegionStore>;
   readonly staging: BlobStaging;
+  /** Staged pages last modified more than this many days ago are purged, daily on {@link stagingPurgeSchedule}. */
+  readonly stagingRetentionDays: number;
+  readonly stagingPurgeSchedule: string;
   readonly blobs: JsonBlobs;
   /** One record per batch run, kept {@link SyncRuntime.runRetentionDays} days. */
   readonly runs: RunHistory;
@@ -44,6 +47,13 @@ export interface SyncRuntime {
   /** Where page activities run when not on the calling thread; null runs them inline. */
   readonly pageWorkers: PageWorkers | null;
   close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The ISO instant `days` whole days before `now`: what a retention of that many days keeps is newer. */
+export function retentionCutoff(now: Date, days: number): string {
+  return new Date(now.getTime() - days * DAY_MS).toISOString();
 }
 
 /** The physical mapping of a flow's canonical table in one region. */
@@ -136,6 +146,8 @@ export function createRuntime(config: AppConfig, options: RuntimeOptions = {}): 
       return p;
     },
     staging,
+    stagingRetentionDays: config.staging.retentionDays,
+    stagingPurgeSchedule: config.staging.purgeSchedule,
     blobs: staging,
     runs: new BlobRunHistory({
       connectionString: config.staging.connectionString,

@@ -11,6 +11,7 @@ import { hubOf, linksOf } from '../sync/topology.js';
 import type { ConfigProblem } from './configError.js';
 import { ConfigError } from './configError.js';
 import { DEFAULT_TOPOLOGY } from './defaultTopology.js';
+import { ncrontabProblem } from './ncrontab.js';
 import type { Env } from './settings.js';
 import { SETTING } from './settings.js';
 import { topologyProblems } from './topologySchema.js';
@@ -31,7 +32,10 @@ export interface StagingSettings {
   /** Blob endpoint for identity-based access; null when a connection string is used. */
   readonly accountUrl: string | null;
   readonly container: string;
+  /** Staged pages last modified more than this many days ago are purged (at least 1). */
   readonly retentionDays: number;
+  /** NCRONTAB schedule of the daily purge timer. */
+  readonly purgeSchedule: string;
 }
 
 export interface AppConfig {
@@ -176,9 +180,14 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
   if (!/^\d+$/.test(retentionText) || retentionDays < 1 || retentionDays > 365) {
     problems.push({
       path: `settings.${SETTING.stagingRetentionDays}`,
+      // 1 is the floor: a shorter retention could purge the pages of a run still going.
       message: `must be a whole number of days from 1 to 365, got '${retentionText}'`,
     });
   }
+  const purgeSchedule = nonEmpty(env, SETTING.stagingPurgeSchedule) ?? '0 30 4 * * *';
+  const scheduleProblem = ncrontabProblem(purgeSchedule);
+  if (scheduleProblem !== null)
+    problems.push({ path: `settings.${SETTING.stagingPurgeSchedule}`, message: scheduleProblem });
   const runHistoryContainer = nonEmpty(env, SETTING.runHistoryContainer) ?? 'sync-runs';
   if (!CONTAINER_PATTERN.test(runHistoryContainer) || runHistoryContainer === container) {
     problems.push({
@@ -299,7 +308,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): AppConfig
     topologySource,
     dataDir,
     pseudonymKey,
-    staging: { connectionString, accountUrl, container, retentionDays },
+    staging: { connectionString, accountUrl, container, retentionDays, purgeSchedule },
     runHistory: { container: runHistoryContainer, retentionDays: runRetentionDays },
     zone,
     stores,

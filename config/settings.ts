@@ -30,8 +30,13 @@ export const SETTING = {
   stagingAccountUrl: 'REGION_SYNC_STAGING_ACCOUNT_URL',
   /** Container of staged pages. Default `sync-staging`. */
   stagingContainer: 'REGION_SYNC_STAGING_CONTAINER',
-  /** Staged pages older than this many days are purged. Default 7. */
+  /**
+   * Staged pages last modified more than this many days ago are purged by the daily `purgeStaging`
+   * timer. Default 7; at least 1, the floor that keeps the pages of a run still going.
+   */
   stagingRetentionDays: 'REGION_SYNC_STAGING_RETENTION_DAYS',
+  /** When the `purgeStaging` timer runs: a six-field NCRONTAB expression (UTC). Default `0 30 4 * * *`. */
+  stagingPurgeSchedule: 'REGION_SYNC_STAGING_PURGE_SCHEDULE',
   /**
    * Run history: container (in the staging storage account) keeping one record per batch run.
    * Default `sync-runs`.

@@ -25,6 +25,9 @@ export const TELEMETRY_EVENT = {
   rangeRepaired: 'rangeRepaired',
   reportWritten: 'reportWritten',
   runRecordFailed: 'runRecordFailed',
+  // staging retention (the daily purgeStaging timer)
+  stagingPurged: 'stagingPurged',
+  stagingPurgeFailed: 'stagingPurgeFailed',
   // order sync
   orderReceived: 'orderReceived',
   orderOffered: 'orderOffered',

@@ -8,7 +8,7 @@ import { createDashboardOrders, createDashboardPage, createDashboardTopology } f
 import { createHealth } from './health';
 import { createGetRun, createListRuns } from './runHistoryHttp.js';
 import { createStartSync, createSyncStatus } from './syncHttp.js';
-import { createScheduledSync } from './syncTimers.js';
+import { createScheduledSync, createStagingPurge } from './syncTimers.js';
 
 export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = silentTelemetry): void {
   app.http('health', {
@@ -54,6 +54,12 @@ export function registerTriggers(runtime: SyncRuntime, telemetry: Telemetry = si
       handler: createScheduledSync(flow.name, 'full', telemetry),
     });
   }
+  // Staged pages are transient: a daily purge keeps the container to the retention's worth of runs.
+  app.timer('purgeStaging', {
+    schedule: runtime.stagingPurgeSchedule,
+    runOnStartup: false,
+    handler: createStagingPurge(runtime, telemetry),
+  });
 }
 
 /** The operations dashboard (GET /api/dashboard) and its JSON reads. */

@@ -150,6 +150,7 @@ describe('loadConfig', () => {
         REGION_SYNC_PSEUDONYM_KEY: 'c2hvcnQ=',
         REGION_SYNC_STAGING_CONTAINER: 'Bad_Name',
         REGION_SYNC_STAGING_RETENTION_DAYS: '0',
+        REGION_SYNC_STAGING_PURGE_SCHEDULE: '0 30 4 * *',
       }),
     );
     assert.deepEqual(
@@ -158,7 +159,12 @@ describe('loadConfig', () => {
         'settings.REGION_SYNC_PSEUDONYM_KEY',
         'settings.REGION_SYNC_STAGING_CONTAINER',
         'settings.REGION_SYNC_STAGING_RETENTION_DAYS',
+        'settings.REGION_SYNC_STAGING_PURGE_SCHEDULE',
       ].sort(),
+    );
+    assert.match(
+      problems.find((p) => p.path === 'settings.REGION_SYNC_STAGING_PURGE_SCHEDULE')?.message ?? '',
+      /6 fields/,
     );
     const missingKey = problemsOf(() => loadConfig({}));
     assert.match(missingKey[0]?.message ?? '', /pseudonymizes/);

@@ -43,6 +43,8 @@ export const NOT_SET_IN_AZURE: Readonly<Record<string, string>> = {
   AzureWebJobsStorage:
     'identity-based in Azure: AzureWebJobsStorage__blobServiceUri/__queueServiceUri/__tableServiceUri/__credential/__clientId',
   MSSQL_TEST_CONNECTION: 'test-only (adapter conformance suite)',
+  REGION_SYNC_STAGING_PURGE_SCHEDULE:
+    'optional: the purgeStaging timer runs daily at 04:30 UTC unless an operator moves it',
 };
 
 /**
