@@ -80,6 +80,12 @@ export interface LinkId {
 }
 
 /**
+ * Which origin regions a link sends, as a store can test it on the `origin_region` column:
+ * exactly these, or any but these (an empty `in` sends nothing).
+ */
+export type OriginFilter = { readonly in: readonly RegionId[] } | { readonly notIn: readonly RegionId[] };
+
+/**
  * How one canonical table is stored in one region. The adapters build all SQL from this; every
  * name in it has been validated by config against the identifier allow-list.
  */

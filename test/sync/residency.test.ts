@@ -6,7 +6,7 @@ import { topologyProblems } from '../../config/topologySchema.js';
 import type { ChangeRow } from '../../sync/model.js';
 import { prepareOutbound } from '../../sync/outbound.js';
 import { applyResidency, guardFor, guardProblem, isPseudonym, pseudonymize } from '../../sync/residency.js';
-import { shouldSend } from '../../sync/routing.js';
+import { originPasses, sentOrigins, shouldSend } from '../../sync/routing.js';
 import type { Topology } from '../../sync/topology.js';
 import { flowOf, linksOf, residencyFor } from '../../sync/topology.js';
 
@@ -191,5 +191,33 @@ describe('loop prevention', () => {
       flows: topology.flows.map((f) => (f.name === 'pricing' ? { ...f, forwardSpokeOrigins: false } : f)),
     };
     assert.deepEqual([...reach(noForward, 'pricing', 'sea')].sort(), ['cn', 'sea']);
+  });
+
+  it("a link's origin filter (counted in SQL) sends exactly the origins shouldSend sends", () => {
+    const topology = defaultTopology();
+    const origins = [...topology.regions.map((r) => r.id), 'unknown-region'];
+    const pricing = flowOf(topology, 'pricing'); // bidirectional: hub and spoke sources
+    let checked = 0;
+    for (const forwardSpokeOrigins of [true, false]) {
+      const flow = { ...pricing, forwardSpokeOrigins };
+      const links = linksOf(topology, flow);
+      assert.deepEqual(new Set(links.map((l) => l.source === 'cn')), new Set([true, false]));
+      for (const link of links) {
+        const filter = sentOrigins(link, flow, topology);
+        for (const origin of origins) {
+          const what = `${link.source}>${link.target} forward=${forwardSpokeOrigins} origin=${origin}`;
+          assert.equal(originPasses(filter, origin), shouldSend(origin, link, flow, topology), what);
+          checked++;
+        }
+      }
+    }
+    assert.equal(checked, 2 * 6 * 5);
+    // The shapes a store turns into SQL.
+    const sea = { flow: 'pricing', source: 'cn', target: 'sea' };
+    assert.deepEqual(sentOrigins(sea, pricing, topology), { notIn: ['sea'] });
+    assert.deepEqual(sentOrigins(sea, { ...pricing, forwardSpokeOrigins: false }, topology), { in: ['cn'] });
+    assert.deepEqual(sentOrigins({ ...sea, source: 'sea', target: 'cn' }, pricing, topology), {
+      in: ['sea'],
+    });
   });
 });
