@@ -46,7 +46,9 @@ import type {
 import type {
   ApplyPageRequest,
   ApplyPageResult,
+  ChangeCount,
   ChangePage,
+  CountChangesRequest,
   OrderTables,
   ReadChangesRequest,
   ReadRowsRequest,
@@ -141,6 +143,29 @@ export function keyAfterPredicate(ops: TableOps, key: KeyTuple, params: Params):
     return `(${[...eqs, `${r.col} > ${r.p}`].join(' AND ')})`;
   });
   return `(${terms.join(' OR ')})`;
+}
+
+/**
+ * The keyset bounds of a change read or count: committed, after the cursor (exclusive) in
+ * (change, key) order, up to `upTo` (inclusive). Validates the limit the caller binds after it.
+ */
+function changesWhere(
+  ops: TableOps,
+  request: { readonly after: ChangeCursor | null; readonly upTo?: string; readonly limit: number },
+  p: Params,
+): string {
+  const { after, upTo, limit } = request;
+  if (!Number.isInteger(limit) || limit < 1) throw new SyncError('invalid-config', 'limit must be >= 1');
+  const where = [`${ops.rv} < MIN_ACTIVE_ROWVERSION()`];
+  if (upTo !== undefined)
+    where.push(`${ops.rv} <= CAST(${p.add(sql.VarBinary(8), changeToRowversion(upTo))} AS binary(8))`);
+  if (after !== null) {
+    const rv = `CAST(${p.add(sql.VarBinary(8), changeToRowversion(after.change))} AS binary(8))`;
+    // rowversion is unique, so the second branch only ever re-matches the cursor row itself
+    // (and excludes it); it is kept so the (change, key) contract holds as written.
+    where.push(`(${ops.rv} > ${rv} OR (${ops.rv} = ${rv} AND ${keyAfterPredicate(ops, after.key, p)}))`);
+  }
+  return where.join('\n  AND ');
 }
 
 function keyEquals(ops: TableOps, key: KeyTuple, params: Params, keyCount = ops.keyIdx.length): string {
@@ -360,24 +385,33 @@ export class MssqlRegionStore implements RegionStore {
 
   /** Builds the keyset read (exported through the class for the SQL-text tests). */
   changesStatement(ops: TableOps, request: ReadChangesRequest): { text: string; params: SqlParam[] } {
-    const { after, upTo, limit } = request;
-    if (!Number.isInteger(limit) || limit < 1) throw new SyncError('invalid-config', 'limit must be >= 1');
     const p = new Params();
-    const where = [`${ops.rv} < MIN_ACTIVE_ROWVERSION()`];
-    if (upTo !== undefined)
-      where.push(`${ops.rv} <= CAST(${p.add(sql.VarBinary(8), changeToRowversion(upTo))} AS binary(8))`);
-    if (after !== null) {
-      const rv = `CAST(${p.add(sql.VarBinary(8), changeToRowversion(after.change))} AS binary(8))`;
-      // rowversion is unique, so the second branch only ever re-matches the cursor row itself
-      // (and excludes it); it is kept so the (change, key) contract holds as written.
-      where.push(`(${ops.rv} > ${rv} OR (${ops.rv} = ${rv} AND ${keyAfterPredicate(ops, after.key, p)}))`);
-    }
-    const top = p.add(sql.Int(), limit);
+    const where = changesWhere(ops, request, p);
+    const top = p.add(sql.Int(), request.limit);
     const keys = ops.m.physicalKeyColumns.map((k) => `t.${q(k)}`).join(', ');
     const text = `SELECT TOP (${top}) ${ops.selectList}, ${ops.rv} AS [rv]
 FROM ${ops.T} AS t
-WHERE ${where.join('\n  AND ')}
+WHERE ${where}
 ORDER BY ${ops.rv}, ${keys};`;
+    return { text, params: p.list };
+  }
+
+  /** Builds the keyset count (exported through the class for the SQL-text tests). */
+  countStatement(ops: TableOps, request: CountChangesRequest): { text: string; params: SqlParam[] } {
+    const p = new Params();
+    const where = [changesWhere(ops, request, p)];
+    const { origins } = request;
+    const regions = 'in' in origins ? origins.in : origins.notIn;
+    if (regions.length > 0) {
+      const list = regions.map((r) => p.add(sql.NVarChar(64), r)).join(', ');
+      where.push(`t.[origin_region] ${'in' in origins ? 'IN' : 'NOT IN'} (${list})`);
+    } else if ('in' in origins) where.push('1 = 0');
+    // One row past the limit tells whether more exist; only the count travels.
+    const top = p.add(sql.Int(), request.limit + 1);
+    const text = `SELECT COUNT(*) AS [n] FROM (
+SELECT TOP (${top}) 1 AS [x]
+FROM ${ops.T} AS t
+WHERE ${where.join('\n  AND ')}) AS c;`;
     return { text, params: p.list };
   }
 
@@ -397,6 +431,15 @@ ORDER BY ${ops.rv}, ${keys};`;
       nextCursor: last === undefined ? request.after : last.cursor,
       hasMore: rows.length === request.limit,
     };
+  }
+
+  async countChanges(request: CountChangesRequest): Promise<ChangeCount> {
+    this.ensureOpen('countChanges');
+    const ops = await this.opsFor(request.table);
+    const { text, params } = this.countStatement(ops, request);
+    const rows = await this.gateway.session((s) => s.query('countChanges', text, params));
+    const n = Number(rows[0]?.n ?? 0);
+    return { count: Math.min(n, request.limit), capped: n > request.limit };
   }
 
   async applyPage(request: ApplyPageRequest): Promise<ApplyPageResult> {

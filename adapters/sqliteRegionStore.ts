@@ -15,6 +15,7 @@ import type { CompiledMapping } from '../sync/mapping.js';
 import { compileMapping } from '../sync/mapping.js';
 import type {
   AuditEntry,
+  ChangeCursor,
   ChangeRow,
   Checkpoint,
   KeyTuple,
@@ -30,7 +31,9 @@ import type {
 import type {
   ApplyPageRequest,
   ApplyPageResult,
+  ChangeCount,
   ChangePage,
+  CountChangesRequest,
   OrderTables,
   ReadChangesRequest,
   ReadRowsRequest,
@@ -79,6 +82,8 @@ interface TableOps {
   readonly m: CompiledMapping;
   /** Positions of the key columns in `m.canonicalColumns`. */
   readonly keyIdx: readonly number[];
+  /** `FROM table WHERE ...` of a change read or count, by (after a cursor?, up to a bound?). */
+  readonly changesFrom: Readonly<Record<'first' | 'after' | 'firstUpTo' | 'afterUpTo', string>>;
   readonly readFirst: Statement;
   readonly readAfter: Statement;
   readonly readFirstUpTo: Statement;
@@ -102,9 +107,16 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
   const keys = m.physicalKeyColumns.map(q);
   const keyList = keys.join(', ');
   const keyParams = keys.map(() => '?').join(', ');
-  const select = `SELECT ${cols}, ${META}, change_seq FROM ${table}`;
   const order = `ORDER BY change_seq, ${keyList} LIMIT ?`;
+  // Keyset bounds: after the cursor (exclusive) in (change, key) order, up to a change (inclusive).
   const after = `(change_seq, ${keyList}) > (?, ${keyParams})`;
+  const changesFrom = {
+    first: `FROM ${table} WHERE change_seq IS NOT NULL`,
+    after: `FROM ${table} WHERE ${after}`,
+    firstUpTo: `FROM ${table} WHERE change_seq IS NOT NULL AND change_seq <= ?`,
+    afterUpTo: `FROM ${table} WHERE ${after} AND change_seq <= ?`,
+  };
+  const select = `SELECT ${cols}, ${META}, change_seq`;
   const insertCols = `${cols}, ${META}, change_seq`;
   const params = [...m.physicalColumns, 'm', 'o', 'd', 's'].map(() => '?').join(', ');
   const updates = [
@@ -120,10 +132,11 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
   return {
     m,
     keyIdx: m.mapping.keyColumns.map((k) => m.canonicalColumns.indexOf(k)),
-    readFirst: db.prepare(`${select} WHERE change_seq IS NOT NULL ${order}`).raw(),
-    readAfter: db.prepare(`${select} WHERE ${after} ${order}`).raw(),
-    readFirstUpTo: db.prepare(`${select} WHERE change_seq IS NOT NULL AND change_seq <= ? ${order}`).raw(),
-    readAfterUpTo: db.prepare(`${select} WHERE ${after} AND change_seq <= ? ${order}`).raw(),
+    changesFrom,
+    readFirst: db.prepare(`${select} ${changesFrom.first} ${order}`).raw(),
+    readAfter: db.prepare(`${select} ${changesFrom.after} ${order}`).raw(),
+    readFirstUpTo: db.prepare(`${select} ${changesFrom.firstUpTo} ${order}`).raw(),
+    readAfterUpTo: db.prepare(`${select} ${changesFrom.afterUpTo} ${order}`).raw(),
     byKey: db.prepare(`SELECT ${cols}, ${META} FROM ${table} WHERE ${keyEq}`).raw(),
     insertNew: db.prepare(
       `INSERT INTO ${table} (${insertCols}) VALUES (${params}) ON CONFLICT(${keyList}) DO NOTHING`,
@@ -144,6 +157,27 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
       )
       .pluck(),
     setCounter: db.prepare('UPDATE sync_change_counter SET value = ? WHERE table_name = ? AND value < ?'),
+  };
+}
+
+/** Which keyset bounds a change read or count uses, and their parameters (before the limit). */
+function changeBounds(
+  ops: TableOps,
+  request: { readonly after: ChangeCursor | null; readonly upTo?: string },
+): { kind: keyof TableOps['changesFrom']; params: Bindable[] } {
+  const { after, upTo } = request;
+  const bound = upTo === undefined ? [] : [BigInt(upTo)];
+  if (after === null) return { kind: upTo === undefined ? 'first' : 'firstUpTo', params: bound };
+  const keyCount = ops.m.physicalKeyColumns.length;
+  if (after.key.length !== keyCount) {
+    throw new SyncError(
+      'invalid-config',
+      `cursor key has ${after.key.length} parts, table key has ${keyCount}`,
+    );
+  }
+  return {
+    kind: upTo === undefined ? 'after' : 'afterUpTo',
+    params: [BigInt(after.change), ...after.key.map(bind), ...bound],
   };
 }
 
@@ -377,26 +411,15 @@ export class SqliteRegionStore implements RegionStore {
         throw new SyncError('invalid-config', 'limit must be >= 1');
       const ops = this.opsFor(request.table);
       const m = ops.m;
-      const { after, upTo, limit } = request;
-      let raw: unknown[][];
-      if (after === null) {
-        raw = (
-          upTo === undefined ? ops.readFirst.all(limit) : ops.readFirstUpTo.all(BigInt(upTo), limit)
-        ) as unknown[][];
-      } else {
-        if (after.key.length !== m.physicalKeyColumns.length) {
-          throw new SyncError(
-            'invalid-config',
-            `cursor key has ${after.key.length} parts, table key has ${m.physicalKeyColumns.length}`,
-          );
-        }
-        const params: Bindable[] = [BigInt(after.change), ...after.key.map(bind)];
-        raw = (
-          upTo === undefined
-            ? ops.readAfter.all(...params, limit)
-            : ops.readAfterUpTo.all(...params, BigInt(upTo), limit)
-        ) as unknown[][];
-      }
+      const { after, limit } = request;
+      const { kind, params } = changeBounds(ops, request);
+      const read = {
+        first: ops.readFirst,
+        after: ops.readAfter,
+        firstUpTo: ops.readFirstUpTo,
+        afterUpTo: ops.readAfterUpTo,
+      }[kind];
+      const raw = read.all(...params, limit) as unknown[][];
       const n = m.canonicalColumns.length;
       const keyIdx = ops.keyIdx;
       const k = keyIdx.length;
@@ -419,6 +442,26 @@ export class SqliteRegionStore implements RegionStore {
       }
       const last = rows[rows.length - 1];
       return { rows, nextCursor: last === undefined ? after : last.cursor, hasMore: rows.length === limit };
+    });
+  }
+
+  async countChanges(request: CountChangesRequest): Promise<ChangeCount> {
+    return this.run('countChanges', () => {
+      const { limit, origins } = request;
+      if (!Number.isInteger(limit) || limit < 1) throw new SyncError('invalid-config', 'limit must be >= 1');
+      const ops = this.opsFor(request.table);
+      const { kind, params } = changeBounds(ops, request);
+      const regions = 'in' in origins ? origins.in : origins.notIn;
+      if ('in' in origins && regions.length === 0) return { count: 0, capped: false };
+      const list = regions.map(() => '?').join(', ');
+      const origin =
+        regions.length === 0 ? '' : ` AND origin_region ${'in' in origins ? 'IN' : 'NOT IN'} (${list})`;
+      // One row past the limit tells whether more exist; no row is built, only counted.
+      const text = `SELECT count(*) FROM (SELECT 1 ${ops.changesFrom[kind]}${origin} LIMIT ?)`;
+      const n = cached(this.db, text)
+        .pluck()
+        .get(...params, ...regions, limit + 1) as number;
+      return { count: Math.min(n, limit), capped: n > limit };
     });
   }
 

@@ -18,6 +18,7 @@ import type {
   KeyTuple,
   LinkId,
   OrderAggregate,
+  OriginFilter,
   OrderSnapshot,
   RegionId,
   ResidencyGuard,
@@ -49,6 +50,27 @@ export interface ChangePage {
   readonly nextCursor: ChangeCursor | null;
   /** False only when the stream (up to `upTo`) is exhausted. */
   readonly hasMore: boolean;
+}
+
+/** Input of {@link RegionStore.countChanges}: the bounds of {@link ReadChangesRequest}. */
+export interface CountChangesRequest {
+  readonly table: TableMapping;
+  /** Exclusive lower bound; `null` counts from the beginning. */
+  readonly after: ChangeCursor | null;
+  /** Inclusive upper bound on the change counter; omitted: no bound. */
+  readonly upTo?: string;
+  /** Only changes whose `origin_region` passes (e.g. what a link sends, sync/routing.ts). */
+  readonly origins: OriginFilter;
+  /** Counting stops here, >= 1. */
+  readonly limit: number;
+}
+
+/** Output of {@link RegionStore.countChanges}. */
+export interface ChangeCount {
+  /** Matching changes, at most the request's `limit`. */
+  readonly count: number;
+  /** More than `limit` match. */
+  readonly capped: boolean;
 }
 
 /** Input of {@link RegionStore.applyPage}. */
@@ -177,6 +199,12 @@ export interface RegionStore {
 
   /** Reads up to `limit` changes after the cursor in (change, key) order. Never uses OFFSET. */
   readChanges(request: ReadChangesRequest): Promise<ChangePage>;
+
+  /**
+   * Counts the changes {@link readChanges} would return for the same bounds whose origin passes
+   * the filter, up to `limit`, without reading the rows.
+   */
+  countChanges(request: CountChangesRequest): Promise<ChangeCount>;
 
   /**
    * Upserts a page under the conflict policy and stores the checkpoint and the audit record, all in

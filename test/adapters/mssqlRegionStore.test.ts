@@ -331,6 +331,51 @@ describe('SQL Server store without a server: statements carry no values', () => 
     assert.ok(rows.params.some((p) => p.value === NASTY[1]));
   });
 
+  it('countChanges: the readChanges keyset, origins and TOP bound as parameters, only a count returned', async () => {
+    const fake = new FakeGateway();
+    const store = new MssqlRegionStore({ region: 'cn', gateway: fake });
+    const table = priceMapping();
+    await store.migrate([table]);
+    fake.answers.set('countChanges', [{ n: 334 }]);
+    const request = {
+      table,
+      after: { change: '18446744073709551615', key: [NASTY[0] as string, 42.5] },
+      upTo: '9007199254740993',
+      limit: 333,
+    };
+    const capped = await store.countChanges({ ...request, origins: { notIn: [NASTY[1] as string] } });
+    assert.deepEqual(capped, { count: 333, capped: true });
+    await store.readChanges(request);
+    const [count, read] = ['countChanges', 'readChanges'].map((l) =>
+      fake.statements.find((s) => s.label === l),
+    );
+    assert.ok(count !== undefined && read !== undefined);
+    // The same WHERE as the read (with its parameters), then the origin filter; no row columns.
+    const where = (text: string) =>
+      /WHERE ([\s\S]*?)(?:\nORDER BY|\n {2}AND t\.\[origin_region\])/.exec(text)?.[1];
+    assert.match(where(read.text) ?? '', /MIN_ACTIVE_ROWVERSION[\s\S]*t\.\[currency\] > @p\d+/);
+    assert.equal(where(count.text), where(read.text));
+    assert.match(count.text, /^SELECT COUNT\(\*\) AS \[n\] FROM \(\nSELECT TOP \(@p\d+\) 1 AS \[x\]/);
+    assert.match(count.text, /t\.\[origin_region\] NOT IN \(@p\d+\)/);
+    assert.doesNotMatch(count.text, /\[c0\]|OFFSET/);
+    for (const v of [NASTY[1] as string, '334', '18446744073709551615'])
+      assert.ok(!count.text.includes(v), v);
+    const values = count.params.map((p) => p.value);
+    assert.ok(values.includes(NASTY[1]) && values.includes(334)); // one past the limit: are there more?
+    assert.deepEqual(
+      count.params.filter((p) => p.value !== NASTY[1] && p.value !== 334).map((p) => p.value),
+      read.params.filter((p) => p.value !== 333).map((p) => p.value),
+    );
+
+    fake.answers.set('countChanges', [{ n: 2 }]);
+    const exact = await store.countChanges({ ...request, origins: { in: ['cn', 'eu'] } });
+    assert.deepEqual(exact, { count: 2, capped: false });
+    const inList = fake.statements.filter((s) => s.label === 'countChanges').at(-1);
+    assert.match(inList?.text ?? '', /t\.\[origin_region\] IN \(@p\d+, @p\d+\)/);
+    await store.countChanges({ ...request, origins: { in: [] } });
+    assert.match(fake.statements.filter((s) => s.label === 'countChanges').at(-1)?.text ?? '', /AND 1 = 0/);
+  });
+
   it('binds parameters onto a real mssql Request and builds the bulk table without a connection', () => {
     const request = bindParams(new sql.Request(), [
       { name: 'p0', type: sql.NVarChar(4000), value: NASTY[0] },

@@ -6,9 +6,17 @@ import assert from 'node:assert/strict';
 import { describe, it, after, before } from 'node:test';
 import { SyncError } from '../../sync/errors.js';
 import { OPEN_GUARD } from '../../sync/model.js';
-import type { Checkpoint, ChangeCursor, SyncRow, TableMapping } from '../../sync/model.js';
+import type {
+  Checkpoint,
+  ChangeCursor,
+  ChangeRow,
+  OriginFilter,
+  SyncRow,
+  TableMapping,
+} from '../../sync/model.js';
 import type { ApplyPageRequest, RegionStore } from '../../sync/ports.js';
 import { compareCursor } from '../../sync/cursor.js';
+import { originPasses } from '../../sync/routing.js';
 import { isoAt, order, orderTables, policy, priceMapping, priceRow, ISO0 } from './syncFixtures.js';
 
 export interface StoreUnderTest {
@@ -58,7 +66,7 @@ function pageRequest(
 const keyOf = (r: SyncRow) => `${String(r.values.sku)}|${String(r.values.currency)}`;
 
 async function readAll(store: RegionStore, table: TableMapping, limit: number, upTo?: string) {
-  const seen: { key: string; change: string; row: SyncRow }[] = [];
+  const seen: { key: string; change: string; row: ChangeRow }[] = [];
   let after: ChangeCursor | null = null;
   for (;;) {
     const page = await store.readChanges({ table, after, limit, ...(upTo === undefined ? {} : { upTo }) });
@@ -178,6 +186,66 @@ export function regionStoreConformance(name: string, sut: () => StoreUnderTest):
       const seen = await readAll(store, table, 7, hwm);
       assert.equal(seen.length, 40);
       assert.ok(!seen.some((s) => s.key.startsWith('SKU-000500')));
+    });
+
+    it('counts the changes a read would return, by origin, within the same bounds, up to a limit', async () => {
+      const store = await open('cn');
+      const table = priceMapping(env.tableName('price_count'));
+      await store.migrate([table]);
+      const origins = ['cn', 'sea', 'cn', 'eu', 'latam'];
+      const rows = Array.from({ length: 300 }, (_, i) => priceRow(i, { originRegion: origins[i % 5] }));
+      await store.applyPage(pageRequest(table, rows, { change: '0', key: [] }, 'run-1', 'x', 'cn'));
+      const hwm = await store.highWaterMark(table);
+      await store.applyPage(
+        pageRequest(table, [priceRow(900)], { change: '0', key: [] }, 'run-2', 'x', 'cn'),
+      );
+      const all = await readAll(store, table, 1000, hwm);
+      const cursor = (all[119] as (typeof all)[number]).row.cursor; // after it: rows 120..299
+      const filters: OriginFilter[] = [
+        { in: ['cn'] },
+        { in: ['sea', 'eu'] },
+        { in: [] },
+        { notIn: ['sea'] },
+        { notIn: ['cn', 'latam'] },
+        { notIn: [] },
+      ];
+      for (const origins of filters) {
+        for (const after of [null, cursor]) {
+          const expected = all
+            .filter((s) => compareCursor(after, s.row.cursor) < 0)
+            .filter((s) => originPasses(origins, s.row.originRegion)).length;
+          const what = `${JSON.stringify(origins)} after ${JSON.stringify(after)}`;
+          const exact = await store.countChanges({ table, after, upTo: hwm, origins, limit: 1000 });
+          assert.deepEqual(exact, { count: expected, capped: false }, what);
+          if (expected > 0) {
+            const atLimit = await store.countChanges({ table, after, upTo: hwm, origins, limit: expected });
+            assert.deepEqual(atLimit, { count: expected, capped: false }, `${what}: limit = count`);
+            const below = await store.countChanges({
+              table,
+              after,
+              upTo: hwm,
+              origins,
+              limit: expected - 1 || 1,
+            });
+            assert.equal(below.capped, expected > 1, `${what}: limit below count`);
+            assert.equal(below.count, Math.max(expected - 1, 1), `${what}: limit below count`);
+          }
+        }
+      }
+      // Without upTo the row written after the high-water mark counts too.
+      assert.deepEqual(
+        await store.countChanges({ table, after: cursor, origins: { in: ['cn'] }, limit: 1000 }),
+        {
+          count: all.filter((s, i) => i >= 120 && s.row.originRegion === 'cn').length + 1,
+          capped: false,
+        },
+      );
+      for (const limit of [0, 1.5]) {
+        await assert.rejects(
+          store.countChanges({ table, after: null, origins: { notIn: [] }, limit }),
+          (e: unknown) => e instanceof SyncError && e.code === 'invalid-config',
+        );
+      }
     });
 
     it('applies a page idempotently and stores the checkpoint and audit with it', async () => {
