@@ -5,7 +5,7 @@
  */
 import { compareChange } from '../sync/cursor.js';
 import type { ChangeCursor, LinkId } from '../sync/model.js';
-import { shouldSend } from '../sync/routing.js';
+import { sentOrigins } from '../sync/routing.js';
 import { linksOf } from '../sync/topology.js';
 import type { SyncRuntime } from './runtime.js';
 import { flowOf, mappingOf } from './runtime.js';
@@ -31,8 +31,13 @@ export interface TableStatus {
   readonly lagSeconds: number | null;
 }
 
-/** Changes read per table to count a link's pending ones (the status stays cheap on a big backlog). */
-export const LAG_SCAN_LIMIT = 5000;
+/**
+ * Counting a link's pending changes stops here (per table), so the status stays cheap on a big
+ * backlog while a run polls it. The store counts in SQL without building rows, but each change
+ * counted still costs a lookup of its origin region: measured on SQLite (2 cores), 20000 cost
+ * ~3 ms per link, 100000 ~30 ms (more than the 5000 full rows read before, ~9 ms).
+ */
+export const LAG_SCAN_LIMIT = 20_000;
 
 export interface LinkStatus extends LinkId {
   readonly tables: readonly TableStatus[];
@@ -57,14 +62,15 @@ export function createFlowStatus(
         let lagChanges = 0;
         let lagCapped = false;
         if (compareChange(hwm, at) > 0) {
-          const page = await source.readChanges({
+          const lag = await source.countChanges({
             table: mapping,
             after: cp?.cursor ?? null,
             upTo: hwm,
+            origins: sentOrigins(link, flow, deps.topology),
             limit: LAG_SCAN_LIMIT,
           });
-          lagChanges = page.rows.filter((r) => shouldSend(r.originRegion, link, flow, deps.topology)).length;
-          lagCapped = page.hasMore;
+          lagChanges = lag.count;
+          lagCapped = lag.capped;
         }
         tables.push({
           table: t.canonical,

@@ -6,6 +6,8 @@ import { createFlowStatus } from '../../activities/flowStatus';
 import { createPlanFlow } from '../../activities/planFlow';
 import type { SyncRuntime } from '../../activities/runtime';
 import { loadConfig } from '../../config/loadConfig';
+import type { CountChangesRequest } from '../../sync/ports';
+import { originPasses } from '../../sync/routing';
 
 const topology = loadConfig({ REGION_SYNC_PSEUDONYM_KEY: Buffer.alloc(32, 9).toString('base64') }).topology;
 const label = (l: LinkId) => `${l.source}>${l.target}`;
@@ -62,17 +64,10 @@ describe('flow status lag', () => {
     () =>
       Promise.resolve({
         highWaterMark: () => Promise.resolve(hwm),
-        readChanges: () =>
+        countChanges: (request: CountChangesRequest) =>
           Promise.resolve({
-            rows: origins.map((originRegion, i) => ({
-              values: {},
-              modifiedAt: '2026-12-04T09:00:00.000Z',
-              originRegion,
-              isDeleted: false,
-              cursor: { change: String(i + 1), key: [] },
-            })),
-            nextCursor: null,
-            hasMore: false,
+            count: origins.filter((o) => originPasses(request.origins, o)).length,
+            capped: false,
           }),
         getCheckpoint: () =>
           Promise.resolve(
