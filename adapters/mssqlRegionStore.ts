@@ -399,19 +399,26 @@ ORDER BY ${ops.rv}, ${keys};`;
   /** Builds the keyset count (exported through the class for the SQL-text tests). */
   countStatement(ops: TableOps, request: CountChangesRequest): { text: string; params: SqlParam[] } {
     const p = new Params();
-    const where = [changesWhere(ops, request, p)];
+    const where = changesWhere(ops, request, p);
     const { origins } = request;
     const regions = 'in' in origins ? origins.in : origins.notIn;
+    let passes: string;
     if (regions.length > 0) {
       const list = regions.map((r) => p.add(sql.NVarChar(64), r)).join(', ');
-      where.push(`t.[origin_region] ${'in' in origins ? 'IN' : 'NOT IN'} (${list})`);
-    } else if ('in' in origins) where.push('1 = 0');
-    // One row past the limit tells whether more exist; only the count travels.
+      passes = `[origin_region] ${'in' in origins ? 'IN' : 'NOT IN'} (${list})`;
+    } else passes = 'in' in origins ? '1 = 0' : '1 = 1';
+    // The first `limit` changes in order are looked at (one more says whether more exist), so a
+    // link whose changes mostly stay home costs no more than one that sends them all.
+    const limit = p.add(sql.Int(), request.limit);
     const top = p.add(sql.Int(), request.limit + 1);
-    const text = `SELECT COUNT(*) AS [n] FROM (
-SELECT TOP (${top}) 1 AS [x]
+    const keys = ops.m.physicalKeyColumns.map((k) => `t.${q(k)}`).join(', ');
+    const text = `SELECT COUNT(*) AS [scanned],
+  COALESCE(SUM(CASE WHEN [ord] <= ${limit} AND ${passes} THEN 1 ELSE 0 END), 0) AS [n]
+FROM (
+SELECT TOP (${top}) t.[origin_region], ROW_NUMBER() OVER (ORDER BY ${ops.rv}, ${keys}) AS [ord]
 FROM ${ops.T} AS t
-WHERE ${where.join('\n  AND ')}) AS c;`;
+WHERE ${where}
+ORDER BY ${ops.rv}, ${keys}) AS c;`;
     return { text, params: p.list };
   }
 
@@ -438,8 +445,7 @@ WHERE ${where.join('\n  AND ')}) AS c;`;
     const ops = await this.opsFor(request.table);
     const { text, params } = this.countStatement(ops, request);
     const rows = await this.gateway.session((s) => s.query('countChanges', text, params));
-    const n = Number(rows[0]?.n ?? 0);
-    return { count: Math.min(n, request.limit), capped: n > request.limit };
+    return { count: Number(rows[0]?.n ?? 0), capped: Number(rows[0]?.scanned ?? 0) > request.limit };
   }
 
   async applyPage(request: ApplyPageRequest): Promise<ApplyPageResult> {

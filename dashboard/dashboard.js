@@ -224,7 +224,7 @@ function flowBlock({ flow, status, runs }) {
     const moved = result ? rowsWritten(result) : live ? live.written : null;
     const error = (result && result.lastError) || (live && live.lastError) || null;
     link.tables.forEach((t, i) => {
-      const caughtUp = t.lagChanges === 0;
+      const caughtUp = t.lagChanges === 0 && !t.lagCapped;
       rows.push(
         h(
           'tr',
@@ -236,7 +236,12 @@ function flowBlock({ flow, status, runs }) {
             {},
             t.checkpoint ? fmtTime(t.checkpoint.updatedAt) : h('span', { class: 'muted' }, 'never'),
           ),
-          h('td', { class: 'num', 'data-testid': 'lag-changes' }, fmtNum(t.lagChanges)),
+          h(
+            'td',
+            { class: 'num', 'data-testid': 'lag-changes' },
+            // Capped: counted among the next changes only, more wait beyond them.
+            t.lagCapped ? `${fmtNum(t.lagChanges)}+` : fmtNum(t.lagChanges),
+          ),
           h('td', { class: 'num', 'data-testid': 'lag-seconds' }, fmtSecs(t.lagSeconds)),
           h('td', {}, badge(caughtUp ? 'caught-up' : 'behind')),
           h('td', {}, i === 0 && run ? [badge(run.status), ' ', fmtTime(run.startedAt)] : ''),

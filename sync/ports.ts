@@ -61,15 +61,18 @@ export interface CountChangesRequest {
   readonly upTo?: string;
   /** Only changes whose `origin_region` passes (e.g. what a link sends, sync/routing.ts). */
   readonly origins: OriginFilter;
-  /** Counting stops here, >= 1. */
+  /**
+   * Changes looked at, >= 1: the first `limit` changes after the cursor in order, of any origin
+   * (so the cost is bounded however few pass the filter).
+   */
   readonly limit: number;
 }
 
 /** Output of {@link RegionStore.countChanges}. */
 export interface ChangeCount {
-  /** Matching changes, at most the request's `limit`. */
+  /** Changes among the first `limit` that pass the origin filter. */
   readonly count: number;
-  /** More than `limit` match. */
+  /** More than `limit` changes lie within the bounds: `count` is a lower bound. */
   readonly capped: boolean;
 }
 

@@ -95,15 +95,15 @@ describe('flow status lag over SQLite', () => {
     return { get, write, status };
   }
 
-  it('counts each hub link exactly by origin, past a checkpoint, beyond a few thousand changes', async () => {
+  it('counts each hub link exactly by origin, past a checkpoint', async () => {
     const { get, write, status } = regions('mixed');
-    // 12000 changes: half from the hub itself, a quarter each from sea and eu.
-    assert.equal((await write('cn', priceRows(0, 12_000, ['cn', 'sea', 'cn', 'eu']))).kind, 'applied');
-    // sea has taken the first 6000 changes.
+    // 4000 changes: half from the hub itself, a quarter each from sea and eu.
+    assert.equal((await write('cn', priceRows(0, 4000, ['cn', 'sea', 'cn', 'eu']))).kind, 'applied');
+    // sea has taken the first 2000 changes.
     const page = await get('cn').readChanges({
       table: tableMappingFor(table, 'cn'),
       after: null,
-      limit: 6000,
+      limit: 2000,
     });
     assert.ok(page.nextCursor !== null);
     await write('sea', [], { source: 'cn', cursor: page.nextCursor });
@@ -116,9 +116,9 @@ describe('flow status lag over SQLite', () => {
     );
     // pricing forwards spoke rows, but never back to their origin.
     assert.deepEqual(byTarget, {
-      sea: [[4500, false, 7200]],
-      eu: [[9000, false, null]],
-      latam: [[12_000, false, null]],
+      sea: [[1500, false, 7200]],
+      eu: [[3000, false, null]],
+      latam: [[4000, false, null]],
     });
   });
 
@@ -129,11 +129,47 @@ describe('flow status lag over SQLite', () => {
       Object.fromEntries(
         (await status('pricing')).map((l) => [l.target, [l.tables[0]?.lagChanges, l.tables[0]?.lagCapped]]),
       );
-    // latam would get every change, sea only the hub's half.
+    // The next LAG_SCAN_LIMIT changes are looked at: latam gets every one, sea only the hub's half.
     assert.deepEqual(await lag(), {
-      sea: [LAG_SCAN_LIMIT / 2 + 1, false],
+      sea: [LAG_SCAN_LIMIT / 2, true],
       eu: [LAG_SCAN_LIMIT, true],
       latam: [LAG_SCAN_LIMIT, true],
     });
+  });
+
+  it('looks at a bounded number of changes when few of them cross (a spoke full of rows it received)', async () => {
+    const { get, write } = regions('received');
+    // sea received LAG_SCAN_LIMIT + 1 rows from the hub, then changed 3 of its own.
+    await write('sea', priceRows(0, LAG_SCAN_LIMIT + 1, ['cn']));
+    await write('sea', priceRows(LAG_SCAN_LIMIT + 1, 3, ['sea']));
+    let looked = 0;
+    const counting = new Proxy(get('sea'), {
+      get(target, prop, receiver) {
+        const v: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'countChanges') return typeof v === 'function' ? (v as () => unknown).bind(target) : v;
+        return async (request: Parameters<RegionStore['countChanges']>[0]) => {
+          looked = request.limit;
+          return target.countChanges(request);
+        };
+      },
+    });
+    const status = createFlowStatus({
+      topology,
+      zone: 'sea',
+      store: (r) => Promise.resolve(r === 'sea' ? counting : get(r)),
+      now: () => new Date('2026-12-04T12:00:00.000Z'),
+    });
+    const [toHub] = await status('pricing');
+    assert.equal(looked, LAG_SCAN_LIMIT);
+    // None of the changes looked at crosses; more wait beyond them, so the link is not caught up.
+    assert.deepEqual(
+      [
+        toHub?.target,
+        toHub?.tables[0]?.lagChanges,
+        toHub?.tables[0]?.lagCapped,
+        toHub?.tables[0]?.lagSeconds,
+      ],
+      ['cn', 0, true, null],
+    );
   });
 });
