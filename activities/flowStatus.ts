@@ -26,8 +26,9 @@ export interface TableStatus {
   readonly lagChanges: number;
   readonly lagCapped: boolean;
   /**
-   * 0 when caught up (nothing pending, none beyond the count either); otherwise seconds since the checkpoint last moved (the
-   * link has been behind for at most that long), or null when pending before the first run.
+   * 0 when caught up (nothing pending, none beyond the count either); otherwise seconds since the
+   * checkpoint last moved (the link has been behind for at most that long), or null when pending
+   * before the first run.
    */
   readonly lagSeconds: number | null;
 }

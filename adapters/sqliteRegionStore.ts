@@ -77,17 +77,20 @@ export function translateSqliteError(e: unknown, what: string): SyncError {
   return new SyncError('unknown', message, { cause: e });
 }
 
+/** A change read's bounds: after a cursor or from the start, up to a change or without bound. */
+type ChangeBounds = 'first' | 'after' | 'firstUpTo' | 'afterUpTo';
+
 /** Prepared statements of one table. Column order: business columns, then sync columns. */
 interface TableOps {
   readonly m: CompiledMapping;
   /** Positions of the key columns in `m.canonicalColumns`. */
   readonly keyIdx: readonly number[];
   /** `FROM table WHERE ...` of a change read or count, by (after a cursor?, up to a bound?). */
-  readonly changesFrom: Readonly<Record<'first' | 'after' | 'firstUpTo' | 'afterUpTo', string>>;
-  readonly readFirst: Statement;
-  readonly readAfter: Statement;
-  readonly readFirstUpTo: Statement;
-  readonly readAfterUpTo: Statement;
+  readonly changesFrom: Readonly<Record<ChangeBounds, string>>;
+  /** `ORDER BY change_seq, key LIMIT ?`: the change stream's order. */
+  readonly changesOrder: string;
+  /** The change read under each bounds. */
+  readonly readChanges: Readonly<Record<ChangeBounds, Statement>>;
   readonly byKey: Statement;
   readonly upsert: Statement;
   readonly insertNew: Statement;
@@ -133,10 +136,13 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
     m,
     keyIdx: m.mapping.keyColumns.map((k) => m.canonicalColumns.indexOf(k)),
     changesFrom,
-    readFirst: db.prepare(`${select} ${changesFrom.first} ${order}`).raw(),
-    readAfter: db.prepare(`${select} ${changesFrom.after} ${order}`).raw(),
-    readFirstUpTo: db.prepare(`${select} ${changesFrom.firstUpTo} ${order}`).raw(),
-    readAfterUpTo: db.prepare(`${select} ${changesFrom.afterUpTo} ${order}`).raw(),
+    changesOrder: order,
+    readChanges: {
+      first: db.prepare(`${select} ${changesFrom.first} ${order}`).raw(),
+      after: db.prepare(`${select} ${changesFrom.after} ${order}`).raw(),
+      firstUpTo: db.prepare(`${select} ${changesFrom.firstUpTo} ${order}`).raw(),
+      afterUpTo: db.prepare(`${select} ${changesFrom.afterUpTo} ${order}`).raw(),
+    },
     byKey: db.prepare(`SELECT ${cols}, ${META} FROM ${table} WHERE ${keyEq}`).raw(),
     insertNew: db.prepare(
       `INSERT INTO ${table} (${insertCols}) VALUES (${params}) ON CONFLICT(${keyList}) DO NOTHING`,
@@ -160,12 +166,16 @@ function buildOps(db: Database, m: CompiledMapping): TableOps {
   };
 }
 
-/** Which keyset bounds a change read or count uses, and their parameters (before the limit). */
+/**
+ * Which keyset bounds a change read or count uses, and their parameters (before the limit).
+ * Validates the limit the caller binds after them.
+ */
 function changeBounds(
   ops: TableOps,
-  request: { readonly after: ChangeCursor | null; readonly upTo?: string },
-): { kind: keyof TableOps['changesFrom']; params: Bindable[] } {
-  const { after, upTo } = request;
+  request: { readonly after: ChangeCursor | null; readonly upTo?: string; readonly limit: number },
+): { kind: ChangeBounds; params: Bindable[] } {
+  const { after, upTo, limit } = request;
+  if (!Number.isInteger(limit) || limit < 1) throw new SyncError('invalid-config', 'limit must be >= 1');
   const bound = upTo === undefined ? [] : [BigInt(upTo)];
   if (after === null) return { kind: upTo === undefined ? 'first' : 'firstUpTo', params: bound };
   const keyCount = ops.m.physicalKeyColumns.length;
@@ -407,19 +417,12 @@ export class SqliteRegionStore implements RegionStore {
 
   async readChanges(request: ReadChangesRequest): Promise<ChangePage> {
     return this.run('readChanges', () => {
-      if (!Number.isInteger(request.limit) || request.limit < 1)
-        throw new SyncError('invalid-config', 'limit must be >= 1');
       const ops = this.opsFor(request.table);
       const m = ops.m;
       const { after, limit } = request;
       const { kind, params } = changeBounds(ops, request);
-      const read = {
-        first: ops.readFirst,
-        after: ops.readAfter,
-        firstUpTo: ops.readFirstUpTo,
-        afterUpTo: ops.readAfterUpTo,
-      }[kind];
-      const raw = read.all(...params, limit) as unknown[][];
+
+      const raw = ops.readChanges[kind].all(...params, limit) as unknown[][];
       const n = m.canonicalColumns.length;
       const keyIdx = ops.keyIdx;
       const k = keyIdx.length;
@@ -448,7 +451,6 @@ export class SqliteRegionStore implements RegionStore {
   async countChanges(request: CountChangesRequest): Promise<ChangeCount> {
     return this.run('countChanges', () => {
       const { limit, origins } = request;
-      if (!Number.isInteger(limit) || limit < 1) throw new SyncError('invalid-config', 'limit must be >= 1');
       const ops = this.opsFor(request.table);
       const { kind, params } = changeBounds(ops, request);
       const regions = 'in' in origins ? origins.in : origins.notIn;
@@ -462,10 +464,9 @@ export class SqliteRegionStore implements RegionStore {
       // The first `limit` changes in order are looked at, whatever their origin: a link whose
       // changes mostly stay home (a spoke full of rows it received) costs no more than one that
       // sends them all. Whether more changes wait is read off the index alone.
-      const order = `ORDER BY change_seq, ${ops.m.physicalKeyColumns.map(q).join(', ')} LIMIT ?`;
       const n = cached(
         this.db,
-        `SELECT count(*) FROM (SELECT origin_region ${ops.changesFrom[kind]} ${order}) WHERE ${passes}`,
+        `SELECT count(*) FROM (SELECT origin_region ${ops.changesFrom[kind]} ${ops.changesOrder}) WHERE ${passes}`,
       )
         .pluck()
         .get(...params, limit, ...regions) as number;
