@@ -129,20 +129,27 @@ function rssMb(pid: number): { now: number; peak: number } | null {
   }
 }
 
-/** CPU seconds a process has used so far, all threads (utime + stime of /proc/<pid>/stat). */
+/** USER_HZ: Linux reports process times in these ticks (100 on every mainstream build). */
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a /proc stat line, in seconds (the fields after the command name, which may hold spaces). */
+function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** CPU seconds a process has used so far, all threads, exited ones included (/proc/<pid>/stat). */
 function cpuSeconds(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
 }
+
 /**
- * CPU seconds per thread kind of a process (Linux /proc/<pid>/task/<tid>): the main thread, the
- * page workers, libuv's pool (async zlib) and V8's helpers (GC), grouped by thread name.
+ * CPU seconds per thread of a process (Linux /proc/<pid>/task/<tid>): the main thread, each page
+ * worker, libuv's pool (async zlib) and V8's helpers (GC).
  */
 function cpuByThread(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -152,18 +159,13 @@ function cpuByThread(pid: number): Map<string, number> {
       // Worker threads keep the process's name: told apart by thread id.
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread ${tid}` : comm;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      out.set(name, (out.get(name) ?? 0) + seconds);
+      out.set(name, (out.get(name) ?? 0) + statCpuSeconds(stat));
     }
   } catch {
     // the process or a thread ended meanwhile: what was read so far
   }
   return out;
 }
-
-/** USER_HZ: Linux reports process times in these ticks (100 on every mainstream build). */
-const CLOCK_TICKS = 100;
 
 /** Per-function invocation time from devhost's `Executed 'Functions.x' (..., Duration=Nms)` lines. */
 function invocationTimes(output: string): Map<string, { count: number; ms: number }> {
