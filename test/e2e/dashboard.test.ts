@@ -11,18 +11,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteOrderSagaStore } from '../../adapters/sqliteOrderSaga';
 import type { AppConfig } from '../../config/loadConfig';
 import { loadConfig } from '../../config/loadConfig';
 import { seedDemo } from '../../scripts/demoSeed';
-import { DEMO_CATALOG, orderHistory } from '../../scripts/orderGenerator';
+import { orderHistory } from '../../scripts/orderGenerator';
 import type { Browser, Page } from '../support/browser';
 import { browserSkipReason, launchChromium } from '../support/browser';
 import type { Devhost } from '../support/devhost';
 import { startDevhost } from '../support/devhost';
 import { localAppEnv } from '../support/localApp';
 import { APP_DIR, SMALL_SEED } from './support/batchHarness';
-import { messageOf } from './support/orderHarness';
+import { messageOf, seedHubCatalog } from './support/orderHarness';
 
 export const SCREENSHOTS = path.join(APP_DIR, 'dist', 'screenshots');
 
@@ -73,12 +72,7 @@ describe('operations dashboard in headless Chromium', { skip: browserSkipReason(
     const env = await localAppEnv(root);
     config = loadConfig(env, { cwd: root });
     await seedDemo(config, SMALL_SEED);
-    const hub = config.stores.cn;
-    if (hub?.kind !== 'sqlite') throw new Error('the default topology keeps cn in SQLite');
-    const catalog = new SqliteOrderSagaStore({ region: 'cn', file: hub.file });
-    await catalog.migrate();
-    await catalog.upsertProducts(DEMO_CATALOG);
-    await catalog.close();
+    await seedHubCatalog(config);
     host = await startDevhost({ appDir: APP_DIR, dataDir: ':memory:', env, readyTimeoutMs: 60_000 });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

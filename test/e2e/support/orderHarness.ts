@@ -56,16 +56,21 @@ export interface OrderAppOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-export async function startOrderApp(options: OrderAppOptions = {}): Promise<OrderApp> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-'));
-  const env = await localAppEnv(root, { ...options.env });
-  const config = loadConfig(env, { cwd: root });
+/** The demo product catalog in the hub's database, which the order saga checks lines against. */
+export async function seedHubCatalog(config: AppConfig): Promise<void> {
   const hub = config.stores.cn;
   if (hub?.kind !== 'sqlite') throw new Error('the default topology keeps cn in SQLite');
   const catalog = new SqliteOrderSagaStore({ region: 'cn', file: hub.file });
   await catalog.migrate();
   await catalog.upsertProducts(DEMO_CATALOG);
   await catalog.close();
+}
+
+export async function startOrderApp(options: OrderAppOptions = {}): Promise<OrderApp> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'region-sync-orders-'));
+  const env = await localAppEnv(root, { ...options.env });
+  const config = loadConfig(env, { cwd: root });
+  await seedHubCatalog(config);
   const start = () =>
     startDevhost({
       appDir: APP_DIR,
