@@ -45,7 +45,7 @@ import type {
 import { orderKeyOf, orderKeyValues } from '../sync/ports.js';
 import { heldVersion, lineTombstones, planRestore, snapshotKey } from '../sync/orderRestore.js';
 import { guardProblem } from '../sync/residency.js';
-import { migrateSyncTables, prepareTable } from './sqliteSchema.js';
+import { migrateSyncTables, prepareTable, suspendTracking } from './sqliteSchema.js';
 import { quoteSqlite as q } from './sqlIdentifiers.js';
 
 type Bindable = string | number | bigint | null;
@@ -209,6 +209,13 @@ function rowParams(row: SyncRow, m: CompiledMapping, seq: number): Bindable[] {
   return out;
 }
 
+/**
+ * Pages at least this large are written with the tracking triggers suspended (see
+ * {@link suspendTracking}): suspending costs ~0.4 ms a page and saves ~1.3 us a row, so it
+ * breaks even near 300 rows; below this the saving is not worth a schema change.
+ */
+const SUSPEND_TRACKING_MIN_ROWS = 1000;
+
 type ApplyCounts = { inserted: number; updated: number; unchanged: number; lostConflicts: number };
 
 /**
@@ -238,6 +245,8 @@ function applyRows(
     return params;
   };
   db.transaction(() => {
+    const resumeTracking =
+      rows.length >= SUSPEND_TRACKING_MIN_ROWS ? suspendTracking(db, m.mapping.table) : null;
     const seq = allocator(ops);
     for (const row of rows) {
       // Optimistic insert first: a new key costs one statement; only an existing key is
@@ -258,6 +267,7 @@ function applyRows(
       else counts.lostConflicts++;
     }
     seq.commit();
+    resumeTracking?.();
     writeCheckpoint(db, request.checkpoint);
     writeAudit(db, { ...request.audit, rows: rows.length, written: counts.inserted + counts.updated });
   }).immediate();

@@ -28,7 +28,7 @@ export interface StoreUnderTest {
   cleanup(): Promise<void>;
 }
 
-function pageRequest(
+export function pageRequest(
   table: TableMapping,
   rows: readonly SyncRow[],
   cursor: ChangeCursor,
