@@ -97,13 +97,13 @@ describe('flow status lag over SQLite', () => {
 
   it('counts each hub link exactly by origin, past a checkpoint', async () => {
     const { get, write, status } = regions('mixed');
-    // 4000 changes: half from the hub itself, a quarter each from sea and eu.
-    assert.equal((await write('cn', priceRows(0, 4000, ['cn', 'sea', 'cn', 'eu']))).kind, 'applied');
-    // sea has taken the first 2000 changes.
+    // 800 changes (below LAG_SCAN_LIMIT): half from the hub itself, a quarter each from sea and eu.
+    assert.equal((await write('cn', priceRows(0, 800, ['cn', 'sea', 'cn', 'eu']))).kind, 'applied');
+    // sea has taken the first 400 changes.
     const page = await get('cn').readChanges({
       table: tableMappingFor(table, 'cn'),
       after: null,
-      limit: 2000,
+      limit: 400,
     });
     assert.ok(page.nextCursor !== null);
     await write('sea', [], { source: 'cn', cursor: page.nextCursor });
@@ -116,9 +116,9 @@ describe('flow status lag over SQLite', () => {
     );
     // pricing forwards spoke rows, but never back to their origin.
     assert.deepEqual(byTarget, {
-      sea: [[1500, false, 7200]],
-      eu: [[3000, false, null]],
-      latam: [[4000, false, null]],
+      sea: [[300, false, 7200]],
+      eu: [[600, false, null]],
+      latam: [[800, false, null]],
     });
   });
 
