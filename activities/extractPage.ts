@@ -41,23 +41,20 @@ export function createExtractPage(
     if (problem !== null)
       throw new SyncError('unknown', `source ${input.link.source} returned a bad page: ${problem}`);
     const rows = input.window === undefined ? page.rows : page.rows.filter((r) => inWindow(r, input.window));
-    const out = prepareOutbound(rows, deps.topology, flow, input.link, input.table, {
+    const staged = prepareOutbound(rows, deps.topology, flow, input.link, input.table, {
       pseudonymKey: deps.pseudonymKey,
-    });
-    let blob: string | null = null;
-    if (out.rows.length > 0) {
-      const staged = await deps.staging.writePage(
-        { ...input.link, runId: input.runId, table: input.table, page: input.page },
-        out.rows,
-      );
-      blob = staged.blob;
-    }
-    return {
-      blob,
-      rows: out.rows.length,
+    }).rows;
+    // Only small values are used past the upload: the page's rows are not kept alive through it
+    // (see AzureBlobStaging.writePage).
+    const result = {
+      rows: staged.length,
       read: page.rows.length,
       nextCursor: page.nextCursor,
       hasMore: page.hasMore,
     };
+    if (staged.length === 0) return { blob: null, ...result };
+    const ref = { ...input.link, runId: input.runId, table: input.table, page: input.page };
+    const { blob } = await deps.staging.writePage(ref, staged);
+    return { blob, ...result };
   };
 }
