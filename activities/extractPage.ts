@@ -2,6 +2,8 @@ import { pageOrderProblem } from '../sync/cursor.js';
 import { SyncError } from '../sync/errors.js';
 import { epochMs } from '../sync/digest.js';
 import type { ChangeRow } from '../sync/model.js';
+import type { ChangePage } from '../sync/ports.js';
+import type { Flow } from '../sync/topology.js';
 import { prepareOutbound } from '../sync/outbound.js';
 import type { ExtractPageInput, ExtractPageOutput, TimeWindow } from './contracts.js';
 import type { SyncRuntime } from './runtime.js';
@@ -31,30 +33,36 @@ export function createExtractPage(
   return async function extractPage(input: ExtractPageInput): Promise<ExtractPageOutput> {
     const flow = flowOf(deps.topology, input.link.flow);
     const source = await deps.store(input.link.source);
-    const page = await source.readChanges({
-      table: mappingOf(flow, input.table, input.link.source),
-      after: input.after,
-      upTo: input.upTo,
-      limit: input.pageSize,
-    });
+    // The page is checked, shaped and handed to staging (which encodes it at once) in a plain
+    // function, and only small values wait for the upload: an async function's locals live
+    // across its awaits, and a page's rows kept alive through the upload were promoted into
+    // the page worker's old generation, which only full collections clear.
+    const { staged, result } = await source
+      .readChanges({
+        table: mappingOf(flow, input.table, input.link.source),
+        after: input.after,
+        upTo: input.upTo,
+        limit: input.pageSize,
+      })
+      .then((page) => stage(page, flow, input));
+    return { blob: staged === null ? null : (await staged).blob, ...result };
+  };
+
+  function stage(page: ChangePage, flow: Flow, input: ExtractPageInput) {
     const problem = pageOrderProblem(page.rows, input.after, input.upTo);
     if (problem !== null)
       throw new SyncError('unknown', `source ${input.link.source} returned a bad page: ${problem}`);
     const rows = input.window === undefined ? page.rows : page.rows.filter((r) => inWindow(r, input.window));
-    const staged = prepareOutbound(rows, deps.topology, flow, input.link, input.table, {
+    const out = prepareOutbound(rows, deps.topology, flow, input.link, input.table, {
       pseudonymKey: deps.pseudonymKey,
     }).rows;
-    // Only small values are used past the upload: the page's rows are not kept alive through it
-    // (see AzureBlobStaging.writePage).
     const result = {
-      rows: staged.length,
+      rows: out.length,
       read: page.rows.length,
       nextCursor: page.nextCursor,
       hasMore: page.hasMore,
     };
-    if (staged.length === 0) return { blob: null, ...result };
     const ref = { ...input.link, runId: input.runId, table: input.table, page: input.page };
-    const { blob } = await deps.staging.writePage(ref, staged);
-    return { blob, ...result };
-  };
+    return { staged: out.length === 0 ? null : deps.staging.writePage(ref, out), result };
+  }
 }
