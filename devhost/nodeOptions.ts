@@ -8,7 +8,8 @@
  * 218 MB heap before its first full collection (most of it Azurite's per-request garbage), and
  * each page worker (which inherits the ceiling) to ~60 MB of old space. With 1 GB, which is also
  * about what a 1.5 GB Azure Functions Consumption instance gives its worker process, the
- * pricing bench's peak RSS at 3M rows fell from 648 MB to 543 MB, for about 6% more wall time
- * (more of V8's concurrent marking). A gigabyte is still over ten times devhost's live data.
+ * pricing bench's peak RSS at 3M rows fell from 648 MB to 543 MB, at the price of more concurrent
+ * marking (V8's helper threads 4.3-4.6 s each instead of 2.5-2.8 s over the run, mostly on the
+ * otherwise idle share of the two cores). A gigabyte is still over ten times devhost's live data.
  */
 export const DEVHOST_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=1024'];
