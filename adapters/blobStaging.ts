@@ -313,10 +313,10 @@ export class AzureBlobStaging implements BlobStaging {
     }
   }
 
-  writePage(ref: PageRef, rows: readonly SyncRow[]): Promise<StagedPage> {
-    // Encoded before anything is awaited and not held past it: the rows then die young instead of
-    // being kept alive through the compression and the upload (tens of ms on a busy host) into a
-    // page worker's old generation, which only full collections clear.
+  async writePage(ref: PageRef, rows: readonly SyncRow[]): Promise<StagedPage> {
+    // Encoded before anything is awaited, and this frame awaits nothing: the rows then die young
+    // instead of being kept alive through the compression and the upload (tens of ms on a busy
+    // host) into a page worker's old generation, which only full collections clear.
     return this.upload(ref, Buffer.from(serializePage(rows), 'utf8'), rows.length);
   }
 

@@ -240,7 +240,9 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
  * rollback or crash restores the triggers with everything else. The price: each suspension
  * changes the schema, so every other connection to the database re-reads it on its next
  * statement (~0.3-0.5 ms; devhost's status reads during a 1M-row run spent 0.9 s instead of
- * 0.15 s on checkpoints), which is why callers suspend for large pages only.
+ * 0.15 s on checkpoints), which is why callers suspend for large pages only. Recreated, the
+ * triggers move to the end of the schema, so their order among a CRM's own triggers on the table
+ * may change (SQLite promises no order between triggers).
  */
 export function suspendTracking(db: Database, table: string): () => void {
   if (!db.inTransaction) throw new Error('tracking triggers are suspended only inside a write transaction');

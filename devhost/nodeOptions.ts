@@ -1,6 +1,7 @@
 /**
  * Node options for the devhost process, given by whatever launches it (`npm start`, the test and
- * bench harness): `node <options> dist/devhost/cli.js start ...`.
+ * bench harness): `node <options> dist/devhost/cli.js start ...`. A heap size set in NODE_OPTIONS
+ * is left to stand.
  *
  * `--max-old-space-size=1024`: V8 lets a heap grow before a full collection by a factor it takes
  * from the heap's ceiling, and the default ceiling is a quarter of the machine's memory (4 GB on
@@ -12,4 +13,12 @@
  * marking (V8's helper threads 4.3-4.6 s each instead of 2.5-2.8 s over the run, mostly on the
  * otherwise idle share of the two cores). A gigabyte is still over ten times devhost's live data.
  */
-export const DEVHOST_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=1024'];
+const HEAP_CEILING = '--max-old-space-size=1024';
+
+/**
+ * The options to launch devhost with: none that the user already chose (a heap size in
+ * NODE_OPTIONS wins over ours, since command-line flags would win over NODE_OPTIONS).
+ */
+export function devhostNodeOptions(env: NodeJS.ProcessEnv = process.env): string[] {
+  return /--max-old-space-size\b/.test(env.NODE_OPTIONS ?? '') ? [] : [HEAP_CEILING];
+}

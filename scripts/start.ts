@@ -6,14 +6,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { DEVHOST_NODE_OPTIONS } from '../devhost/nodeOptions.js';
+import { devhostNodeOptions } from '../devhost/nodeOptions.js';
 import { startBanner } from './startBanner.js';
 
 const READY_PREFIX = 'DEVHOST_READY ';
 const cli = path.resolve(__dirname, '../devhost/cli.js');
 const child = spawn(
   process.execPath,
-  [...DEVHOST_NODE_OPTIONS, cli, 'start', '.', ...process.argv.slice(2)],
+  [...devhostNodeOptions(), cli, 'start', '.', ...process.argv.slice(2)],
   {
     stdio: ['inherit', 'pipe', 'inherit'],
   },

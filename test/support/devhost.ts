@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { DEVHOST_NODE_OPTIONS } from '../../devhost/nodeOptions';
+import { devhostNodeOptions } from '../../devhost/nodeOptions';
 
 /** The compiled CLI, next to this file's compiled copy (dist/test/support -> dist/devhost). */
 export const CLI_PATH = path.resolve(__dirname, '../../devhost/cli.js');
@@ -63,12 +63,12 @@ process.on('exit', () => {
 });
 
 /**
- * Starts `node <DEVHOST_NODE_OPTIONS> dist/devhost/cli.js start <appDir>` as a child process on a free port and waits
+ * Starts `node <devhostNodeOptions()> dist/devhost/cli.js start <appDir>` as a child process on a free port and waits
  * for its ready line. The child is SIGKILLed if the test process exits first.
  */
 export async function startDevhost(options: DevhostOptions): Promise<Devhost> {
   const args = [
-    ...DEVHOST_NODE_OPTIONS,
+    ...devhostNodeOptions(),
     ...(options.nodeArgs ?? []),
     CLI_PATH,
     'start',
