@@ -141,6 +141,11 @@ function widenPrimaryKey(db: Database, m: CompiledMapping): void {
   db.exec(`ALTER TABLE ${q(rebuilt)} RENAME TO ${q(t)}`);
 }
 
+/** The change-tracking triggers of a table: on insert, on update. */
+function trackingTriggers(table: string): { insert: string; update: string } {
+  return { insert: derivedName('sync_ins', table), update: derivedName('sync_upd', table) };
+}
+
 /**
  * Prepares one business table: creates it if absent (embedded default), else adds missing sync
  * columns and widens a primary key narrower than the mapped key; ensures a unique index on the
@@ -205,6 +210,7 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
     ).run(t);
     // The table name in the counter lookups is a validated identifier, written as a string literal.
     const counter = `(SELECT value FROM sync_change_counter WHERE table_name = '${t}')`;
+    const tracking = trackingTriggers(t);
     // Next change value: above both the counter and the highest value present, so a value is
     // never reused (hard deletes) nor placed below one a reader may already have passed.
     const next = `(SELECT max(${counter}, coalesce((SELECT max(change_seq) FROM ${table}), 0)) + 1)`;
@@ -216,11 +222,11 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
     // CRM insert or update that leaves change_seq alone or sets a value at or below the counter.
     // Their own update sets a value above the counter, so they never fire themselves.
     db.exec(
-      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_ins', t))} AFTER INSERT ON ${table}
+      `CREATE TRIGGER IF NOT EXISTS ${q(tracking.insert)} AFTER INSERT ON ${table}
          WHEN NEW.change_seq IS NULL OR NEW.change_seq <= ${counter} BEGIN ${bump} END`,
     );
     db.exec(
-      `CREATE TRIGGER IF NOT EXISTS ${q(derivedName('sync_upd', t))} AFTER UPDATE ON ${table}
+      `CREATE TRIGGER IF NOT EXISTS ${q(tracking.update)} AFTER UPDATE ON ${table}
          WHEN NEW.change_seq IS OLD.change_seq OR NEW.change_seq <= ${counter} BEGIN ${bump} END`,
     );
     // Rows that predate the triggers get a change value now, so the first run sees them.
@@ -246,10 +252,10 @@ export function prepareTable(db: Database, m: CompiledMapping, region: string): 
  */
 export function suspendTracking(db: Database, table: string): () => void {
   if (!db.inTransaction) throw new Error('tracking triggers are suspended only inside a write transaction');
-  const names = [derivedName('sync_ins', table), derivedName('sync_upd', table)];
+  const { insert, update } = trackingTriggers(table);
   const triggers = db
     .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (?, ?)")
-    .all(table, ...names) as { name: string; sql: string }[];
+    .all(table, insert, update) as { name: string; sql: string }[];
   for (const t of triggers) db.exec(`DROP TRIGGER ${q(t.name)}`);
   return () => {
     for (const t of triggers) db.exec(t.sql);

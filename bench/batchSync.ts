@@ -3,9 +3,10 @@
  * spokes through the whole pipeline (HTTP start, flowSync, pairSync, extractPage -> gzip blob in
  * Azurite -> applyPage with the guarded upsert and checkpoint, on devhost with its SQLite task
  * hub), beside a plain keyset copy loop in the same run (read a page of the same hub file after the
- * cursor, insert it in one transaction into a copy file beside each spoke's). The plain loop runs before and after the
- * pipeline and the faster of the two is the baseline: this machine's speed drifts by a third over
- * minutes, and one slow baseline would flatter the ratio. For every size it prints:
+ * cursor, insert it in one transaction into a copy file beside each spoke's). The plain loop runs
+ * before and after the pipeline and the faster of the two is the baseline: this machine's speed
+ * drifts by a third over minutes, and one slow baseline would flatter the ratio. For every size
+ * it prints:
  * - rows/s of the pipeline and of the plain loop, and their ratio (goal: pipeline >= 60%);
  * - where the pipeline's time goes: per-activity time from devhost's `Executed` lines (a link
  *   extracts its next page while it applies one, so the two overlap), the CPU seconds of devhost

@@ -63,8 +63,8 @@ process.on('exit', () => {
 });
 
 /**
- * Starts `node <devhostNodeOptions()> dist/devhost/cli.js start <appDir>` as a child process on a free port and waits
- * for its ready line. The child is SIGKILLed if the test process exits first.
+ * Starts `node <devhostNodeOptions()> dist/devhost/cli.js start <appDir>` as a child process on a
+ * free port and waits for its ready line. The child is SIGKILLed if the test process exits first.
  */
 export async function startDevhost(options: DevhostOptions): Promise<Devhost> {
   const args = [
