@@ -3,27 +3,30 @@
  * spokes through the whole pipeline (HTTP start, flowSync, pairSync, extractPage -> gzip blob in
  * Azurite -> applyPage with the guarded upsert and checkpoint, on devhost with its SQLite task
  * hub), beside a plain keyset copy loop in the same run (read a page of the same hub file after the
- * cursor, insert it in one transaction into a copy file beside each spoke's). The plain loop runs
- * before and after the pipeline and the faster of the two is the baseline: this machine's speed
- * drifts by a third over minutes, and one slow baseline would flatter the ratio. For every size
- * it prints:
+ * cursor, insert it in one transaction into a copy file beside each spoke's). Each size runs
+ * --trials times (default 2), alternating the plain loop and the pipeline (a fresh devhost over the
+ * region files as seeded), and each side's fastest trial counts: this machine's speed drifts by a
+ * third over minutes, and one slow trial on either side would move the ratio. For every size it
+ * prints:
  * - rows/s of the pipeline and of the plain loop, and their ratio (goal: pipeline >= 60%);
  * - where the pipeline's time goes: per-activity time from devhost's `Executed` lines (a link
  *   extracts its next page while it applies one, so the two overlap), the CPU seconds of devhost
  *   per thread (main, page workers, V8 and libuv helpers) against the plain loop's;
  * - status latency while the run goes: `/api/sync/pricing/status` and the Durable status URL are
  *   each polled every --poll-ms (default 100 ms); p50/p99/max (goal: p99 <= 200 ms);
- * - the devhost process's peak RSS (Linux /proc VmHWM; goal: <= 600 MB at 3M rows).
+ * - the devhost process's peak RSS (Linux /proc VmHWM; goal: <= 600 MB at 3M rows), the worst trial;
+ * - rows/s and cores in each fifth of a pipeline run (from the checkpoints the status shows), so a
+ *   slow start shows apart from the steady rate.
  * With several sizes it ends with the time ratios between consecutive sizes (goal: linear,
  * t(3M)/t(1M) <= 3.3) and one summary table. The machine's load average is printed beside each
  * run: compare ratios measured in the same run, not absolute figures.
  *
  * Usage: node dist/bench/batchSync.js [--rows 100000,1000000,3000000] [--page-size 5000]
- *          [--poll-ms 100] [--cpu-prof <dir>] [--keep]
+ *          [--poll-ms 100] [--trials 2] [--cpu-prof <dir>] [--keep]
  * A quick run: `npm run bench -- batchSync --rows 200000`. The default full scaling run takes
  * several minutes (most of it seeding and the plain loops).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -95,6 +98,16 @@ class Latencies {
   pct(p: number): number {
     const s = [...this.ms].sort((a, b) => a - b);
     return s.length === 0 ? NaN : (s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number);
+  }
+  /** The latencies of several runs as one sample. */
+  static merge(all: readonly Latencies[]): Latencies {
+    const out = new Latencies();
+    for (const l of all) {
+      out.ms.push(...l.ms);
+      out.timeouts += l.timeouts;
+      out.errors += l.errors;
+    }
+    return out;
   }
   max(): number {
     return this.ms.reduce((m, x) => Math.max(m, x), 0);
@@ -188,6 +201,55 @@ function invocationTimes(output: string): Map<string, { count: number; ms: numbe
   return out;
 }
 
+/** The app status's per-link checkpoints (only what the timeline reads). */
+interface AppStatus {
+  links?: { source: string; tables: { checkpoint: { cursor: { change: string } } | null }[] }[];
+}
+
+/**
+ * How far the hub -> spoke links have come: the sum of their checkpoints' change counters. The
+ * bench's hub rows each carry their own change number, so this counts rows moved.
+ */
+function hubCheckpoints(status: AppStatus | undefined): number | null {
+  if (status?.links === undefined) return null;
+  let sum = 0;
+  for (const l of status.links)
+    if (l.source === 'cn') for (const t of l.tables) sum += Number(t.checkpoint?.cursor.change ?? 0);
+  return sum;
+}
+
+/** One status poll: seconds into the run, rows the checkpoints show moved, devhost CPU seconds. */
+interface Sample {
+  readonly s: number;
+  readonly moved: number;
+  readonly cpu: number | null;
+}
+
+/**
+ * The run in fifths of its time: rows/s and cores in each, so a slow start (warm-up, a cold page
+ * cache) shows apart from the steady rate.
+ */
+function printTimeline(samples: readonly Sample[], seconds: number): void {
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  if (first === undefined || last === undefined || last.moved === 0) return;
+  const parts: string[] = [];
+  let from = first;
+  for (let i = 1; i <= 5; i++) {
+    const end = (seconds * i) / 5;
+    const to = samples.findLast((x) => x.s <= end) ?? last;
+    if (to.s <= from.s) continue;
+    const rate = (to.moved - from.moved) / (to.s - from.s);
+    const cores = to.cpu !== null && from.cpu !== null ? (to.cpu - from.cpu) / (to.s - from.s) : NaN;
+    parts.push(`${Math.round(rate / 1000)}k rows/s on ${cores.toFixed(2)} cores`);
+    from = to;
+  }
+  const firstMove = samples.find((x) => x.moved > 0);
+  console.log(
+    `  first checkpoint moved after ${firstMove?.s.toFixed(1)} s; in fifths of the run: ${parts.join(' | ')}`,
+  );
+}
+
 const load = () =>
   os
     .loadavg()
@@ -224,44 +286,27 @@ function plainLoop(
   return { seconds: (performance.now() - t) / 1000, cpu: (usage.user + usage.system) / 1e6 };
 }
 
-async function runSize(
-  n: number,
-  pageSize: number,
-  pollMs: number,
-  cpuProf: string | undefined,
-  keep: boolean,
-): Promise<SizeResult> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'batch-bench-'));
-  const env = await localAppEnv(root);
-  const config = loadConfig(env, { cwd: root });
-  const file = (region: string) => (config.stores[region] as { file: string }).file;
-  console.log(`\n--- ${n} hub prices -> ${SPOKES.length} spokes, page size ${pageSize} (${root})`);
-  let t = performance.now();
-  await seedDemo(config, {
-    hubPrices: 0,
-    spokePrices: 0,
-    promotions: 0,
-    ordersPerSpoke: 0,
-    base: '2026-01-01T00:00:00.000Z',
-  });
-  // The hub's prices in chunks, so the seed itself stays small at millions of rows.
-  const hubDb = new BetterSqlite3(file('cn'));
-  for (let i = 0; i < n; i += 100_000)
-    insertRows(
-      hubDb,
-      'price_list',
-      Array.from({ length: Math.min(100_000, n - i) }, (_, j) => hubPrice(i + j, '2026-01-01T00:00:00.000Z')),
-    );
-  hubDb.close();
-  console.log(`seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  const loadBefore = load();
-  const plainBefore = plainLoop(file, n, pageSize);
+/** One pipeline trial: a fresh devhost over the region files as seeded, driven as a user would. */
+interface PipelineTrial {
+  readonly seconds: number;
+  readonly pages: number;
+  readonly appStatus: Latencies;
+  readonly durableStatus: Latencies;
+  readonly peakRssMb: number | null;
+  readonly cpu: number | null;
+}
 
-  // The pipeline, driven as a user would: POST, then poll the status URLs.
+async function runPipeline(
+  n: number,
+  opts: { hostDir: string; env: Record<string, string>; pageSize: number; pollMs: number },
+  cpuProf: string | undefined,
+  file: (region: string) => string,
+): Promise<PipelineTrial> {
+  const { pageSize, pollMs } = opts;
   const host = await startDevhost({
     appDir: APP_DIR,
-    dataDir: path.join(root, 'host'),
-    env,
+    dataDir: opts.hostDir,
+    env: opts.env,
     readyTimeoutMs: 60_000,
     nodeArgs: cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`],
   });
@@ -273,10 +318,11 @@ async function runSize(
   const threadCpu = new Map<string, number>();
   let report: { totals: { rowsWritten: number; pages: number } };
   let output = '';
+  const timeline: Sample[] = [];
   try {
     const cpuBefore = cpuSeconds(host.pid);
     const threadsBefore = cpuByThread(host.pid);
-    t = performance.now();
+    const t = performance.now();
     const res = await fetch(`${host.origin}/api/sync/pricing`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -291,12 +337,15 @@ async function runSize(
       if (hostExit.why !== null)
         throw new Error(`devhost exited during the run (${hostExit.why}):\n${host.output().slice(-4000)}`);
       const tick = performance.now();
-      const [, s] = await Promise.all([
-        timedGet(`${host.origin}/api/sync/pricing/status`, appStatus),
+      const [app, s] = await Promise.all([
+        timedGet(`${host.origin}/api/sync/pricing/status`, appStatus) as Promise<AppStatus | undefined>,
         timedGet(started.statusQueryGetUri, durableStatus) as Promise<
           { runtimeStatus: string; output: unknown } | undefined
         >,
       ]);
+      const moved = hubCheckpoints(app);
+      if (moved !== null)
+        timeline.push({ s: (performance.now() - t) / 1000, moved, cpu: cpuSeconds(host.pid) });
       const rss = rssMb(host.pid);
       if (rss !== null) peakRssMb = Math.max(peakRssMb ?? 0, rss.peak);
       if (s?.runtimeStatus === 'Completed') {
@@ -318,7 +367,6 @@ async function runSize(
     output = host.output();
     await host.stop();
   }
-  const loadAfter = load();
   const delivered = SPOKES.reduce((sum, s) => {
     const db = new BetterSqlite3(file(s), { readonly: true });
     const c = (db.prepare('SELECT count(*) AS c FROM price_list').get() as { c: number }).c;
@@ -330,26 +378,11 @@ async function runSize(
       `pipeline delivered ${delivered} rows (report: ${report.totals.rowsWritten}), expected ${3 * n}`,
     );
 
-  const plainAfter = plainLoop(file, n, pageSize);
-  const { seconds: plainSeconds, cpu: plainCpu } =
-    plainAfter.seconds < plainBefore.seconds ? plainAfter : plainBefore;
-
-  const pipelineRate = (3 * n) / pipelineSeconds;
-  const plainRate = (3 * n) / plainSeconds;
   console.log(
-    `pipeline (devhost + durable + blob staging + guarded upsert): ${pipelineSeconds.toFixed(1)} s, ${Math.round(pipelineRate)} rows/s, ${report.totals.pages} pages`,
+    `pipeline (devhost + durable + blob staging + guarded upsert): ${pipelineSeconds.toFixed(1)} s, ${Math.round((3 * n) / pipelineSeconds)} rows/s, ${report.totals.pages} pages`,
   );
   console.log(
-    `plain keyset copy loop (same hub file, copies beside spokes): ${plainSeconds.toFixed(1)} s, ${Math.round(plainRate)} rows/s (faster of ${plainBefore.seconds.toFixed(1)} s before and ${plainAfter.seconds.toFixed(1)} s after the pipeline)`,
-  );
-  console.log(
-    `ratio pipeline / plain: ${((100 * pipelineRate) / plainRate).toFixed(1)}% (goal >= ${GOAL.ratio}%)`,
-  );
-  console.log(`status during the run, ${pollMs} ms apart (goal p99 <= ${GOAL.statusP99Ms} ms):`);
-  console.log(`  GET /api/sync/pricing/status  ${appStatus.text()}`);
-  console.log(`  GET Durable status URL        ${durableStatus.text()}`);
-  console.log(
-    `CPU: pipeline ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, plain loop ${plainCpu.toFixed(1)} s (${((plainCpu * 1e6) / (3 * n)).toFixed(1)} us/row) on ${os.availableParallelism()} cores`,
+    `  CPU ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, peak RSS ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`,
   );
   if (threadCpu.size > 0)
     console.log(
@@ -358,36 +391,140 @@ async function runSize(
         .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
         .join(', ')}`,
     );
-  console.log(`devhost peak RSS: ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`);
   // Where the time goes: the links run side by side, so per link = sum over links / links.
   const times = invocationTimes(output);
   const perLink = (name: string) => (times.get(name)?.ms ?? 0) / 1000 / SPOKES.length;
   const busy = perLink('extractPage') + perLink('applyPage') + perLink('beginLink');
   console.log(
-    `where a link's ${pipelineSeconds.toFixed(1)} s go (activity time from devhost's Executed lines, per link):`,
+    `  where a link's ${pipelineSeconds.toFixed(1)} s go (activity time from devhost's Executed lines, per link):`,
   );
   for (const name of ['extractPage', 'applyPage', 'beginLink']) {
     const e = times.get(name);
     if (e === undefined) continue;
     console.log(
-      `  ${name.padEnd(12)} ${(e.ms / 1000 / SPOKES.length).toFixed(1).padStart(6)} s  ${(e.ms / e.count).toFixed(1).padStart(6)} ms/call  ${((e.ms * 1000) / (3 * n)).toFixed(2)} us/row`,
+      `    ${name.padEnd(12)} ${(e.ms / 1000 / SPOKES.length).toFixed(1).padStart(6)} s  ${(e.ms / e.count).toFixed(1).padStart(6)} ms/call  ${((e.ms * 1000) / (3 * n)).toFixed(2)} us/row`,
     );
   }
   console.log(
-    `  activities overlap (extract of the next page while applying): ${busy.toFixed(1)} s of activity time in ${pipelineSeconds.toFixed(1)} s per link`,
+    `    activities overlap (extract of the next page while applying): ${busy.toFixed(1)} s of activity time in ${pipelineSeconds.toFixed(1)} s per link`,
   );
-  console.log(`load average ${loadBefore} before the run, ${loadAfter} after`);
-  if (!keep) rmSync(root, { recursive: true, force: true });
+  printTimeline(timeline, pipelineSeconds);
   return {
-    rows: n,
+    seconds: pipelineSeconds,
     pages: report.totals.pages,
-    pipelineSeconds,
-    plainSeconds,
     appStatus,
     durableStatus,
     peakRssMb,
-    pipelineCpu,
-    plainCpu,
+    cpu: pipelineCpu,
+  };
+}
+
+/** The region files (with any WAL beside them) copied to or from `dir`. */
+function copyRegionFiles(file: (region: string) => string, dir: string, direction: 'save' | 'restore'): void {
+  mkdirSync(dir, { recursive: true });
+  for (const region of ['cn', ...SPOKES])
+    for (const suffix of ['', '-wal', '-shm']) {
+      const live = file(region) + suffix;
+      const saved = path.join(dir, path.basename(live));
+      const [from, to] = direction === 'save' ? [live, saved] : [saved, live];
+      rmSync(to, { force: true });
+      if (existsSync(from)) copyFileSync(from, to);
+    }
+}
+
+async function runSize(
+  n: number,
+  opts: { pageSize: number; pollMs: number; trials: number },
+  cpuProf: string | undefined,
+  keep: boolean,
+): Promise<SizeResult> {
+  const { pageSize, pollMs, trials } = opts;
+  const root = mkdtempSync(path.join(os.tmpdir(), 'batch-bench-'));
+  const env = await localAppEnv(root);
+  const config = loadConfig(env, { cwd: root });
+  const file = (region: string) => (config.stores[region] as { file: string }).file;
+  console.log(`\n--- ${n} hub prices -> ${SPOKES.length} spokes, page size ${pageSize} (${root})`);
+  const t = performance.now();
+  await seedDemo(config, {
+    hubPrices: 0,
+    spokePrices: 0,
+    promotions: 0,
+    ordersPerSpoke: 0,
+    base: '2026-01-01T00:00:00.000Z',
+  });
+  // The hub's prices in chunks, so the seed itself stays small at millions of rows.
+  const hubDb = new BetterSqlite3(file('cn'));
+  for (let i = 0; i < n; i += 100_000)
+    insertRows(
+      hubDb,
+      'price_list',
+      Array.from({ length: Math.min(100_000, n - i) }, (_, j) => hubPrice(i + j, '2026-01-01T00:00:00.000Z')),
+    );
+  hubDb.close();
+  console.log(`seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const seeded = path.join(root, 'seeded');
+  if (trials > 1) copyRegionFiles(file, seeded, 'save');
+
+  // Trials alternate the plain loop and the pipeline; each side's fastest trial counts, so a slow
+  // spell of this machine during one of them moves neither side of the ratio.
+  const loadBefore = load();
+  const plains: { seconds: number; cpu: number }[] = [];
+  const pipelines: PipelineTrial[] = [];
+  for (let trial = 1; trial <= trials; trial++) {
+    const plain = plainLoop(file, n, pageSize);
+    plains.push(plain);
+    console.log(
+      `trial ${trial}/${trials}: plain keyset copy loop ${plain.seconds.toFixed(1)} s, ${Math.round((3 * n) / plain.seconds)} rows/s, CPU ${((plain.cpu * 1e6) / (3 * n)).toFixed(1)} us/row`,
+    );
+    if (trial > 1) copyRegionFiles(file, seeded, 'restore');
+    process.stdout.write(`trial ${trial}/${trials}: `);
+    pipelines.push(
+      await runPipeline(
+        n,
+        { hostDir: path.join(root, `host-${trial}`), env, pageSize, pollMs },
+        cpuProf,
+        file,
+      ),
+    );
+  }
+  const loadAfter = load();
+  const plain = plains.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const best = pipelines.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const appStatus = Latencies.merge(pipelines.map((p) => p.appStatus));
+  const durableStatus = Latencies.merge(pipelines.map((p) => p.durableStatus));
+  const rss = pipelines.map((p) => p.peakRssMb).filter((x) => x !== null);
+  const peakRssMb = rss.length === 0 ? null : Math.max(...rss);
+
+  const pipelineRate = (3 * n) / best.seconds;
+  const plainRate = (3 * n) / plain.seconds;
+  const list = (xs: readonly number[]) => xs.map((x) => `${x.toFixed(1)} s`).join(', ');
+  console.log(
+    `pipeline: ${best.seconds.toFixed(1)} s, ${Math.round(pipelineRate)} rows/s (fastest of ${list(pipelines.map((p) => p.seconds))})`,
+  );
+  console.log(
+    `plain loop: ${plain.seconds.toFixed(1)} s, ${Math.round(plainRate)} rows/s (fastest of ${list(plains.map((p) => p.seconds))})`,
+  );
+  console.log(
+    `ratio pipeline / plain: ${((100 * pipelineRate) / plainRate).toFixed(1)}% (goal >= ${GOAL.ratio}%)`,
+  );
+  console.log(
+    `status during ${trials === 1 ? 'the run' : `the ${trials} runs`}, ${pollMs} ms apart (goal p99 <= ${GOAL.statusP99Ms} ms):`,
+  );
+  console.log(`  GET /api/sync/pricing/status  ${appStatus.text()}`);
+  console.log(`  GET Durable status URL        ${durableStatus.text()}`);
+  console.log(`devhost peak RSS: ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`);
+  console.log(`load average ${loadBefore} before the trials, ${loadAfter} after`);
+  if (!keep) rmSync(root, { recursive: true, force: true });
+  return {
+    rows: n,
+    pages: best.pages,
+    pipelineSeconds: best.seconds,
+    plainSeconds: plain.seconds,
+    appStatus,
+    durableStatus,
+    peakRssMb,
+    pipelineCpu: best.cpu,
+    plainCpu: plain.cpu,
     loadBefore,
     loadAfter,
   };
@@ -454,6 +591,7 @@ async function main(): Promise<void> {
       rows: { type: 'string', default: '100000,1000000,3000000' },
       'page-size': { type: 'string', default: '5000' },
       'poll-ms': { type: 'string', default: '100' },
+      trials: { type: 'string', default: '2' },
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -464,16 +602,20 @@ async function main(): Promise<void> {
     .map((s) => Number(s.trim()));
   const pageSize = Number(values['page-size']);
   const pollMs = Number(values['poll-ms']);
+  const trials = Number(values.trials);
   if (
+    !Number.isInteger(trials) ||
+    trials < 1 ||
     sizes.some((s) => !Number.isInteger(s) || s < 1) ||
     !Number.isInteger(pageSize) ||
     pageSize < 1 ||
     !(pollMs > 0)
   )
-    throw new Error('usage: --rows N[,N...] --page-size N --poll-ms N (positive integers)');
+    throw new Error('usage: --rows N[,N...] --page-size N --poll-ms N --trials N (positive integers)');
   const cpuProf = typeof values['cpu-prof'] === 'string' ? values['cpu-prof'] : undefined;
   const results: SizeResult[] = [];
-  for (const n of sizes) results.push(await runSize(n, pageSize, pollMs, cpuProf, values.keep === true));
+  for (const n of sizes)
+    results.push(await runSize(n, { pageSize, pollMs, trials }, cpuProf, values.keep === true));
   summary(results);
 }
 
