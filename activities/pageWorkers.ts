@@ -80,8 +80,15 @@ export interface PageWorkers {
     activity: K,
     input: PageActivities[K]['input'],
   ): Promise<PageActivities[K]['output']>;
+  /**
+   * Starts every worker now instead of on its first job, so a run's first pages do not wait for
+   * threads to start and load the activity code (~0.2-0.3 s each on this 2-core machine).
+   */
+  warm(): void;
   /** Jobs handed to workers so far (tests check that page work left the calling thread). */
   readonly jobsRun: number;
+  /** Worker threads running now. */
+  readonly threads: number;
   close(): Promise<void>;
 }
 
@@ -150,6 +157,12 @@ export function createPageWorkers(config: AppConfig, size: number): PageWorkers 
   return {
     get jobsRun() {
       return jobsRun;
+    },
+    get threads() {
+      return slots.filter((s) => s.worker !== null).length;
+    },
+    warm() {
+      if (!closed) for (const slot of slots) start(slot);
     },
     run(activity, input) {
       if (closed)

@@ -11,6 +11,7 @@ import { createApplyPage } from '../../activities/applyPage';
 import { createBeginLink } from '../../activities/beginLink';
 import type { ApplyPageOutput } from '../../activities/contracts';
 import { createExtractPage } from '../../activities/extractPage';
+import { createPlanFlow } from '../../activities/planFlow';
 import type { SyncRuntime } from '../../activities/runtime';
 import { createRuntime } from '../../activities/runtime';
 import type { LinkId } from '../../sync/model';
@@ -132,6 +133,26 @@ describe('page work on worker threads', () => {
       maxGapMs < elapsedMs / 10,
       `event loop stalled ${maxGapMs.toFixed(0)} ms in ${elapsedMs.toFixed(0)} ms of page work`,
     );
+  });
+
+  it('planning a run starts the page workers before its first page, and they serve its jobs', async () => {
+    const runtime = createRuntime(seeded.config, { pageWorkers: 2 });
+    try {
+      const workers = runtime.pageWorkers;
+      assert.ok(workers !== null);
+      assert.equal(workers.threads, 0, 'an idle app starts no threads');
+      const plan = await createPlanFlow(runtime)({ flow: 'pricing' });
+      assert.equal(plan.kind, 'planned');
+      assert.equal(workers.threads, 2, 'both workers start while the run fans out');
+      // The link of the first test (caught up by now, unless this test runs alone): the other
+      // spokes stay fresh for the tests after this one.
+      const pages = await syncLink(runtime, { flow: 'pricing', source: 'cn', target: 'sea' }, 'warm-1');
+      assert.equal(workers.threads, 2, 'the warmed workers took the jobs: none replaced, none added');
+      assert.equal(workers.jobsRun, 2 * pages.length + 1);
+    } finally {
+      await runtime.close();
+    }
+    assert.equal(runtime.pageWorkers?.threads, 0, 'closed with the runtime');
   });
 
   it('a page applied on a worker decides and writes what the calling thread writes', async () => {
