@@ -22,6 +22,7 @@ import { downloadWhole } from './blobDownload.js';
 import { SyncError } from '../sync/errors.js';
 import type { SqlValue, SyncRow } from '../sync/model.js';
 import type { BlobStaging, PageRef, StagedPage } from '../sync/ports.js';
+import { rowShape } from '../sync/rowShape.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -137,12 +138,13 @@ export function serializePage(rows: readonly SyncRow[]): string {
     for (const r of rows) text += `${JSON.stringify(r)}\n`;
     return text;
   }
+  const shape = rowShape(columns);
   const n = columns.length;
   const out: SqlValue[][] = new Array<SqlValue[]>(rows.length);
   for (let j = 0; j < rows.length; j++) {
     const r = rows[j] as SyncRow;
     const a = new Array<SqlValue>(n + 3);
-    for (let i = 0; i < n; i++) a[i] = r.values[columns[i] as string] as SqlValue;
+    shape.read(r.values, a);
     a[n] = r.modifiedAt;
     a[n + 1] = r.originRegion;
     a[n + 2] = r.isDeleted;
@@ -159,8 +161,8 @@ function parseColumns(doc: unknown, blob: string): SyncRow[] {
   const { columns, rows } = doc as { columns: unknown; rows: unknown };
   if (!Array.isArray(columns) || !Array.isArray(rows) || !columns.every((c) => typeof c === 'string'))
     throw malformed(blob);
-  const cols = columns;
-  const n = cols.length;
+  const shape = rowShape(columns);
+  const n = columns.length;
   const out: SyncRow[] = new Array<SyncRow>(rows.length);
   for (let j = 0; j < rows.length; j++) {
     const a: unknown = rows[j];
@@ -170,13 +172,11 @@ function parseColumns(doc: unknown, blob: string): SyncRow[] {
     const isDeleted: unknown = a[n + 2];
     if (typeof modifiedAt !== 'string' || typeof originRegion !== 'string' || typeof isDeleted !== 'boolean')
       throw malformed(blob);
-    const values: Record<string, SqlValue> = {};
     for (let i = 0; i < n; i++) {
       const v: unknown = a[i];
       if (v !== null && typeof v === 'object') throw malformed(blob);
-      values[cols[i] as string] = v as SqlValue;
     }
-    out[j] = { values, modifiedAt, originRegion, isDeleted };
+    out[j] = { values: shape.build(a), modifiedAt, originRegion, isDeleted };
   }
   return out;
 }

@@ -45,6 +45,7 @@ import type {
 import { orderKeyOf, orderKeyValues } from '../sync/ports.js';
 import { heldVersion, lineTombstones, planRestore, snapshotKey } from '../sync/orderRestore.js';
 import { guardProblem } from '../sync/residency.js';
+import { rowShape } from '../sync/rowShape.js';
 import { migrateSyncTables, prepareTable, suspendTracking } from './sqliteSchema.js';
 import { quoteSqlite as q } from './sqlIdentifiers.js';
 
@@ -230,14 +231,14 @@ function applyRows(
 ): ApplyCounts {
   const m = ops.m;
   const counts = { inserted: 0, updated: 0, unchanged: 0, lostConflicts: 0 };
-  const cols = m.canonicalColumns;
-  const n = cols.length;
+  const shape = rowShape(m.canonicalColumns);
+  const n = shape.columns.length;
   const keyCols = m.mapping.keyColumns;
   // One parameter array reused for every row (better-sqlite3 copies values at bind time).
   const params: Bindable[] = new Array<Bindable>(n + 4);
   const fill = (row: SyncRow, seq: number): Bindable[] => {
-    const v = row.values;
-    for (let i = 0; i < n; i++) params[i] = bind(v[cols[i] as string]);
+    shape.read(row.values, params);
+    for (let i = 0; i < n; i++) params[i] = bind(params[i] as SqlValue | undefined);
     params[n] = row.modifiedAt;
     params[n + 1] = row.originRegion;
     params[n + 2] = row.isDeleted ? 1 : 0;
@@ -436,13 +437,12 @@ export class SqliteRegionStore implements RegionStore {
       const n = m.canonicalColumns.length;
       const keyIdx = ops.keyIdx;
       const k = keyIdx.length;
-      const cols = m.canonicalColumns;
+      const shape = rowShape(m.canonicalColumns);
       const rows: ChangeRow[] = new Array<ChangeRow>(raw.length);
       // Built field by field, no spreads or closures: this loop is the hot path of every extract.
       for (let j = 0; j < raw.length; j++) {
         const r = raw[j] as SqlValue[];
-        const values: Record<string, SqlValue> = {};
-        for (let i = 0; i < n; i++) values[cols[i] as string] = r[i] as SqlValue;
+        const values = shape.build(r);
         const key: SqlValue[] = new Array<SqlValue>(k);
         for (let i = 0; i < k; i++) key[i] = r[keyIdx[i] as number] as SqlValue;
         rows[j] = {
