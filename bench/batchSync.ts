@@ -26,7 +26,18 @@
  * A quick run: `npm run bench -- batchSync --rows 200000`. The default full scaling run takes
  * several minutes (most of it seeding and the plain loops).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -419,6 +430,24 @@ async function runPipeline(
   };
 }
 
+/**
+ * Writes what the previous phase left in the page cache to disk before the next is timed: the
+ * kernel flushes a few hundred MB of dirty pages (a seed, a restore, a copy) at this disk's pace,
+ * and the next phase's fsyncs would wait behind them (seen: a pipeline's first fifth on 1.44 of 2
+ * cores right after a restore).
+ */
+function flushToDisk(files: readonly string[]): void {
+  for (const f of files.flatMap((x) => [x, `${x}-wal`])) {
+    if (!existsSync(f)) continue;
+    const fd = openSync(f, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /** The region files (with any WAL beside them) copied to or from `dir`. */
 function copyRegionFiles(file: (region: string) => string, dir: string, direction: 'save' | 'restore'): void {
   mkdirSync(dir, { recursive: true });
@@ -470,13 +499,16 @@ async function runSize(
   const loadBefore = load();
   const plains: { seconds: number; cpu: number }[] = [];
   const pipelines: PipelineTrial[] = [];
+  const written = ['cn', ...SPOKES].flatMap((r) => [file(r), `${file(r)}.plain-copy`]);
   for (let trial = 1; trial <= trials; trial++) {
+    flushToDisk(written);
     const plain = plainLoop(file, n, pageSize);
     plains.push(plain);
     console.log(
       `trial ${trial}/${trials}: plain keyset copy loop ${plain.seconds.toFixed(1)} s, ${Math.round((3 * n) / plain.seconds)} rows/s, CPU ${((plain.cpu * 1e6) / (3 * n)).toFixed(1)} us/row`,
     );
     if (trial > 1) copyRegionFiles(file, seeded, 'restore');
+    flushToDisk(written);
     process.stdout.write(`trial ${trial}/${trials}: `);
     pipelines.push(
       await runPipeline(
