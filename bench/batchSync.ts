@@ -175,6 +175,27 @@ function statCpuSeconds(stat: string): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** The machine's CPU time so far, and how much of it the hypervisor took (/proc/stat, Linux). */
+function machineTicks(): { steal: number; total: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal (guest time is inside user)
+    return { steal: cpu[7] ?? 0, total: cpu.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Share of the machine's CPU time the hypervisor took since `before`: on this VM a slow spell
+ * shows as steal, and it hurts a run on both cores more than the single-threaded plain loop.
+ */
+function stealSince(before: ReturnType<typeof machineTicks>): string {
+  const now = machineTicks();
+  if (before === null || now === null || now.total <= before.total) return 'steal n/a';
+  return `steal ${((100 * (now.steal - before.steal)) / (now.total - before.total)).toFixed(1)}%`;
+}
+
 /** CPU seconds a process has used so far, all threads, exited ones included (/proc/<pid>/stat). */
 function cpuSeconds(pid: number): number | null {
   try {
@@ -336,9 +357,12 @@ async function runPipeline(
   let report: { totals: { rowsWritten: number; pages: number } };
   let output = '';
   const timeline: Sample[] = [];
+  let ticks: ReturnType<typeof machineTicks> = null;
+  let steal = '';
   try {
     const cpuBefore = cpuSeconds(host.pid);
     const threadsBefore = cpuByThread(host.pid);
+    ticks = machineTicks();
     const t = performance.now();
     const res = await fetch(`${host.origin}/api/sync/pricing`, {
       method: 'POST',
@@ -374,6 +398,7 @@ async function runPipeline(
       await new Promise((r) => setTimeout(r, Math.max(0, pollMs - (performance.now() - tick))));
     }
     pipelineSeconds = (performance.now() - t) / 1000;
+    steal = stealSince(ticks);
     const cpuAfter = cpuSeconds(host.pid);
     if (cpuBefore !== null && cpuAfter !== null) pipelineCpu = cpuAfter - cpuBefore;
     for (const [name, seconds] of cpuByThread(host.pid)) {
@@ -399,7 +424,7 @@ async function runPipeline(
     `pipeline (devhost + durable + blob staging + guarded upsert): ${pipelineSeconds.toFixed(1)} s, ${Math.round((3 * n) / pipelineSeconds)} rows/s, ${report.totals.pages} pages`,
   );
   console.log(
-    `  CPU ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, peak RSS ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`,
+    `  CPU ${pipelineCpu === null ? 'n/a' : `${pipelineCpu.toFixed(1)} s (${((pipelineCpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${(pipelineCpu / pipelineSeconds).toFixed(2)} cores)`}, ${steal}, peak RSS ${peakRssMb === null ? 'n/a (no /proc)' : `${peakRssMb.toFixed(0)} MB`}`,
   );
   if (threadCpu.size > 0)
     console.log(
@@ -508,10 +533,11 @@ async function runSize(
   const written = ['cn', ...SPOKES].flatMap((r) => [file(r), `${file(r)}.plain-copy`]);
   for (let trial = 1; trial <= trials; trial++) {
     flushToDisk(written);
+    const ticks = machineTicks();
     const plain = plainLoop(file, n, pageSize);
     plains.push(plain);
     console.log(
-      `trial ${trial}/${trials}: plain keyset copy loop ${plain.seconds.toFixed(1)} s, ${Math.round((3 * n) / plain.seconds)} rows/s, CPU ${((plain.cpu * 1e6) / (3 * n)).toFixed(1)} us/row`,
+      `trial ${trial}/${trials}: plain keyset copy loop ${plain.seconds.toFixed(1)} s, ${Math.round((3 * n) / plain.seconds)} rows/s, CPU ${((plain.cpu * 1e6) / (3 * n)).toFixed(1)} us/row, ${stealSince(ticks)}`,
     );
     if (trial > 1) copyRegionFiles(file, seeded, 'restore');
     flushToDisk(written);
