@@ -13,6 +13,7 @@ import { TimerService } from './timer/timerService';
 import type { AppRegistry } from './worker/coreApi';
 import { FunctionInvoker } from './worker/invoker';
 import { loadApp } from './worker/loader';
+import { describeStall, watchStalls } from './stallWatch';
 
 export interface HostOptions {
   appDir: string;
@@ -48,6 +49,8 @@ export interface FunctionUrl {
  */
 export class Host {
   #stopping: Promise<void> | undefined;
+  /** Stops the watch that logs when this thread could not run (started with the host). */
+  #unwatchStalls: () => void = () => undefined;
 
   private constructor(
     readonly origin: string,
@@ -265,6 +268,7 @@ export class Host {
       options.shutdownTimeoutMs ?? 30_000,
       appLevelHookData,
     );
+    host.#unwatchStalls = watchStalls((stall) => logger.warn('Host.Health', describeStall(stall)));
     // Only now may functions run: every binding is registered and the host answers its own
     // durable client. Trigger listeners and queued work start after that, timers last.
     server.markReady();
@@ -288,6 +292,7 @@ export class Host {
   }
 
   async #stop(): Promise<void> {
+    this.#unwatchStalls();
     this.timers.stop();
     const serverStopped = this.server.stop(this.shutdownTimeoutMs);
     // Receive nothing more: a message received now would only be refused by the draining invoker.
