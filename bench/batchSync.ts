@@ -451,6 +451,9 @@ async function runPipeline(
     `    activities overlap (extract of the next page while applying): ${busy.toFixed(1)} s of activity time in ${pipelineSeconds.toFixed(1)} s per link`,
   );
   printTimeline(timeline, pipelineSeconds);
+  // devhost's own word when its thread could not run (devhost/stallWatch.ts).
+  for (const line of output.split('\n').filter((l) => l.includes('Host.Health')))
+    console.log(`  devhost: ${line.trim()}`);
   return {
     seconds: pipelineSeconds,
     pages: report.totals.pages,
