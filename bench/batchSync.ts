@@ -43,6 +43,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../config/loadConfig';
+import { statCpuSeconds } from '../devhost/procStat';
 import { hubPrice, insertRows, seedDemo } from '../scripts/demoSeed';
 import { startDevhost } from '../test/support/devhost';
 import { localAppEnv } from '../test/support/localApp';
@@ -164,15 +165,6 @@ function rssMb(pid: number): { now: number; peak: number } | null {
   } catch {
     return null;
   }
-}
-
-/** USER_HZ: Linux reports process times in these ticks (100 on every mainstream build). */
-const CLOCK_TICKS = 100;
-
-/** utime + stime of a /proc stat line, in seconds (the fields after the command name, which may hold spaces). */
-function statCpuSeconds(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** The machine's CPU time so far, and how much of it the hypervisor took (/proc/stat, Linux). */

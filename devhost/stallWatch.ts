@@ -6,6 +6,7 @@
  * thread and the process did meanwhile (Linux /proc), which tells the three usual causes apart.
  */
 import { readFileSync } from 'node:fs';
+import { statCpuSeconds } from './procStat';
 
 export type StallCause =
   /** The thread ran all along: a long synchronous piece of code (a big JSON, a sync loop). */
@@ -34,14 +35,14 @@ export function stallCause(ms: number, threadCpuMs: number | null, processCpuMs:
   return 'not-scheduled';
 }
 
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+/** The host's main thread in /proc (Linux only; elsewhere there are no per-thread figures). */
+const MAIN_THREAD_STAT = process.platform === 'linux' ? `/proc/self/task/${process.pid}/stat` : null;
 
-/** CPU milliseconds of the process's main thread so far (Linux), null elsewhere. */
+/** CPU milliseconds of the process's main thread so far, null without /proc. */
 function mainThreadCpuMs(): number | null {
+  if (MAIN_THREAD_STAT === null) return null;
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+    return statCpuSeconds(readFileSync(MAIN_THREAD_STAT, 'utf8')) * 1000;
   } catch {
     return null;
   }
